@@ -1,0 +1,180 @@
+//! Command-line declarations, and the mapping of clap's own exits onto the contract.
+//!
+//! Conventions: global flags (`--timeout`, `--quiet`) work before or after the subcommand;
+//! every value is validated by its `value_parser`, so a bad value is reported by clap
+//! naming the flag; probes validate what clap cannot (URLs, combinations) in their `new`.
+//! clap exits 2 on usage errors, which Docker reserves — so we use `try_parse` and map
+//! every error to 64 with one line.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::error::ErrorKind;
+use clap::{Args, Parser, Subcommand};
+
+use crate::duration;
+use crate::outcome::Misconfig;
+
+/// Check one service once; the exit code says whether it is healthy.
+#[derive(Debug, Parser)]
+#[command(
+    name = "healthprobe",
+    version,
+    about = "Check one service once; the exit code says whether it is healthy.",
+    long_about = None,
+    disable_help_subcommand = true,
+    after_help = "Exit codes: 0 healthy, 1 unhealthy, 64 misconfigured.\n\
+                  Output: one line, `healthy: ...` on stdout or `unhealthy: ...` / `misconfigured: ...` on stderr."
+)]
+pub struct Cli {
+    /// Total time budget for the whole run (e.g. 500ms, 3s, 1m); the line is printed and the
+    /// process has exited by then.
+    #[arg(long, global = true, value_name = "DURATION", default_value = "3s",
+          value_parser = duration::parse_positive)]
+    pub timeout: Duration,
+
+    /// Print nothing when healthy (failures are still printed).
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+
+    /// The probe to run.
+    #[command(subcommand)]
+    pub probe: ProbeCommand,
+}
+
+/// The four probes.
+#[derive(Debug, Subcommand)]
+pub enum ProbeCommand {
+    /// HTTP(S) request; healthy on status 200-399.
+    Http(HttpArgs),
+    /// gRPC health check (grpc.health.v1.Health/Check); healthy only when SERVING.
+    Grpc(GrpcArgs),
+    /// TCP connect; healthy when the connection is accepted.
+    Tcp(TcpArgs),
+    /// File check; healthy when the file exists (and is fresh enough, with --max-age).
+    File(FileArgs),
+}
+
+/// `healthprobe http`.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "URL shorthands: 8080, :8080/healthz and localhost:8080/healthz mean http:// on that host and port.\n\
+                        Redirects are not followed; HTTP_PROXY and friends are ignored."
+)]
+pub struct HttpArgs {
+    /// URL to request: http://..., https://..., or a shorthand such as :8080/healthz.
+    #[arg(value_name = "URL")]
+    pub url: String,
+}
+
+/// `healthprobe grpc`.
+#[derive(Debug, Args)]
+pub struct GrpcArgs {
+    /// Server address: HOST:PORT, [IPv6]:PORT, or PORT for 127.0.0.1.
+    #[arg(value_name = "ADDR")]
+    pub addr: String,
+
+    /// Service name to check (repeatable: all must be SERVING); the empty name means the
+    /// whole server.
+    #[arg(long, value_name = "NAME")]
+    pub service: Vec<String>,
+}
+
+/// `healthprobe tcp`.
+#[derive(Debug, Args)]
+pub struct TcpArgs {
+    /// Address to connect to: HOST:PORT, [IPv6]:PORT, or PORT for 127.0.0.1.
+    #[arg(value_name = "HOST:PORT")]
+    pub addr: String,
+}
+
+/// `healthprobe file`.
+#[derive(Debug, Args)]
+pub struct FileArgs {
+    /// Path of the file that must exist.
+    #[arg(value_name = "PATH")]
+    pub path: PathBuf,
+
+    /// Unhealthy when the file was last modified longer ago than this (heartbeat files).
+    #[arg(long, value_name = "DURATION", value_parser = duration::parse_positive)]
+    pub max_age: Option<Duration>,
+}
+
+/// What parsing decided: run a probe, or exit now with a code (help, version, usage error).
+#[derive(Debug)]
+pub enum Parsed {
+    /// Run this.
+    Run(Cli),
+    /// Help or version was printed: exit 0.
+    Exit,
+    /// Usage error: report it as misconfigured.
+    Misconfigured(Misconfig),
+}
+
+/// Parses `args` (including the program name) under the exit-code contract.
+pub fn parse<I, T>(args: I) -> Parsed
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    match Cli::try_parse_from(args) {
+        Ok(cli) => Parsed::Run(cli),
+        Err(e) => match e.kind() {
+            ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
+                let _ = e.print();
+                Parsed::Exit
+            }
+            ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand | ErrorKind::MissingSubcommand => {
+                Parsed::Misconfigured(Misconfig(
+                    "no probe given: use http, grpc, tcp or file (see 'healthprobe --help')".into(),
+                ))
+            }
+            _ => Parsed::Misconfigured(Misconfig(one_line(&e.to_string()))),
+        },
+    }
+}
+
+/// clap's multi-line error as one line: the `error:` sentence plus a pointer to `--help`.
+fn one_line(rendered: &str) -> String {
+    let first = rendered
+        .lines()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("invalid arguments");
+    let first = first.strip_prefix("error: ").unwrap_or(first).trim();
+    let tip = rendered
+        .lines()
+        .map(str::trim)
+        .find_map(|l| l.strip_prefix("tip: "))
+        .map(|t| format!("; {t}"))
+        .unwrap_or_default();
+    format!("{first}{tip} (see 'healthprobe --help')")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn clap_declarations_are_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn usage_errors_become_one_line() {
+        let Parsed::Misconfigured(m) = parse(["healthprobe", "tcp", "x:1", "--bogus"]) else {
+            panic!("expected a usage error");
+        };
+        assert!(!m.0.contains('\n'), "{m}");
+        assert!(m.0.contains("--bogus"), "{m}");
+    }
+
+    #[test]
+    fn timeout_is_global() {
+        let Parsed::Run(cli) = parse(["healthprobe", "tcp", "1", "--timeout", "250ms"]) else {
+            panic!("expected to parse");
+        };
+        assert_eq!(cli.timeout, Duration::from_millis(250));
+    }
+}

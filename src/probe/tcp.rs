@@ -1,0 +1,41 @@
+//! `tcp HOST:PORT`: healthy when a connection is accepted within the deadline.
+
+use crate::cli::TcpArgs;
+use crate::deadline::Deadline;
+use crate::outcome::{Failure, Misconfig};
+use crate::resolve::{self, HostPort};
+
+/// A validated `tcp` probe.
+#[derive(Debug)]
+pub struct TcpProbe {
+    addr: HostPort,
+    target: String,
+}
+
+impl TcpProbe {
+    /// Validates the address (no I/O).
+    pub fn new(args: TcpArgs) -> Result<TcpProbe, Misconfig> {
+        let addr =
+            HostPort::parse(&args.addr).map_err(|e| Misconfig(format!("tcp address {e}")))?;
+        Ok(TcpProbe {
+            target: addr.to_string(),
+            addr,
+        })
+    }
+
+    /// The address as printed in the output line.
+    pub fn target(&self) -> &str {
+        &self.target
+    }
+
+    /// Connects to each resolved address in turn until one accepts.
+    pub fn run(&self, deadline: &Deadline) -> Result<String, Failure> {
+        let addrs = resolve::resolve(&self.addr.host, self.addr.port)?;
+        let stream = resolve::connect_any(&addrs, deadline)?;
+        let peer = stream
+            .peer_addr()
+            .map(|a| a.to_string())
+            .unwrap_or_default();
+        Ok(format!("connected to {peer}"))
+    }
+}

@@ -1,0 +1,245 @@
+//! Turning `host:port` into addresses, and connecting to the first one that answers.
+//!
+//! In an empty root (scratch, distroless) there is no /etc/hosts, and musl then cannot
+//! resolve even `localhost`. So IP literals and `localhost` never reach the system
+//! resolver: `localhost` is 127.0.0.1 then ::1 (apps commonly listen on IPv4 only while
+//! `localhost` resolves to ::1 first). Other names go to the system resolver, which Docker
+//! and ECS configure. Every address is tried in turn within the deadline.
+
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpStream, ToSocketAddrs};
+use std::time::Duration;
+
+use crate::deadline::{self, Deadline};
+use crate::outcome::{Failure, Phase};
+
+/// A `host:port` pair as the user wrote it (host without IPv6 brackets).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostPort {
+    /// Host name or IP literal, without brackets.
+    pub host: String,
+    /// TCP port.
+    pub port: u16,
+}
+
+impl HostPort {
+    /// Parses `host:port`, `[v6]:port`, or the loopback shorthands `PORT` and `:PORT`.
+    pub fn parse(text: &str) -> Result<HostPort, String> {
+        let text = text.trim();
+        if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) {
+            return Ok(HostPort {
+                host: "127.0.0.1".into(),
+                port: parse_port(text)?,
+            });
+        }
+        let (host, port) = if let Some(rest) = text.strip_prefix('[') {
+            let (host, after) = rest
+                .split_once(']')
+                .ok_or_else(|| format!("\"{text}\": missing ']' after the IPv6 address"))?;
+            let port = after
+                .strip_prefix(':')
+                .ok_or_else(|| format!("\"{text}\": expected [IPv6]:PORT"))?;
+            (host, port)
+        } else {
+            let (host, port) = text
+                .rsplit_once(':')
+                .ok_or_else(|| format!("\"{text}\": expected HOST:PORT (e.g. 127.0.0.1:8080)"))?;
+            if host.contains(':') {
+                return Err(format!(
+                    "\"{text}\": put an IPv6 address in brackets, e.g. [::1]:8080"
+                ));
+            }
+            (host, port)
+        };
+        let host = if host.is_empty() { "127.0.0.1" } else { host };
+        if host
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || c == '/' || c == '@')
+        {
+            return Err(format!("\"{text}\": invalid host \"{host}\""));
+        }
+        Ok(HostPort {
+            host: host.to_string(),
+            port: parse_port(port)?,
+        })
+    }
+}
+
+impl std::fmt::Display for HostPort {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.host.contains(':') {
+            write!(f, "[{}]:{}", self.host, self.port)
+        } else {
+            write!(f, "{}:{}", self.host, self.port)
+        }
+    }
+}
+
+fn parse_port(text: &str) -> Result<u16, String> {
+    match text.parse::<u16>() {
+        Ok(0) | Err(_) => Err(format!("invalid port \"{text}\" (expected 1-65535)")),
+        Ok(port) => Ok(port),
+    }
+}
+
+/// Resolves `host` to the addresses to try, in order, without the resolver when possible.
+pub fn resolve(host: &str, port: u16) -> Result<Vec<SocketAddr>, Failure> {
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    if let Ok(ip) = bare.parse::<IpAddr>() {
+        return Ok(vec![SocketAddr::new(ip, port)]);
+    }
+    if is_localhost(bare) {
+        return Ok(vec![
+            SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), port),
+            SocketAddr::new(IpAddr::V6(Ipv6Addr::LOCALHOST), port),
+        ]);
+    }
+    deadline::set_phase(Phase::Resolve);
+    match (bare, port).to_socket_addrs() {
+        Ok(addrs) => {
+            let addrs: Vec<SocketAddr> = addrs.collect();
+            if addrs.is_empty() {
+                Err(Failure::new(
+                    Phase::Resolve,
+                    format!("no address found for \"{bare}\""),
+                ))
+            } else {
+                Ok(addrs)
+            }
+        }
+        Err(e) => {
+            // std wraps every getaddrinfo error in this prefix; the rest is the useful part.
+            let reason = io_reason(&e);
+            let reason = reason
+                .strip_prefix("failed to lookup address information: ")
+                .unwrap_or(&reason);
+            Err(Failure::new(
+                Phase::Resolve,
+                format!("cannot resolve \"{bare}\": {reason}"),
+            ))
+        }
+    }
+}
+
+/// `localhost` and its subdomains (RFC 6761), any case, with or without a trailing dot.
+pub fn is_localhost(host: &str) -> bool {
+    let h = host.strip_suffix('.').unwrap_or(host).to_ascii_lowercase();
+    h == "localhost" || h.ends_with(".localhost")
+}
+
+/// The share of `remaining` that attempt `index` of `count` may spend connecting.
+///
+/// Even split of what is left: a refused address returns at once and leaves its share to
+/// the next, while a black-holed first address cannot starve the others.
+pub fn attempt_budget(remaining: Duration, index: usize, count: usize) -> Duration {
+    let left = count.saturating_sub(index).max(1) as u32;
+    (remaining / left).max(Duration::from_millis(1))
+}
+
+/// Connects to the first of `addrs` that accepts, within the deadline.
+pub fn connect_any(addrs: &[SocketAddr], deadline: &Deadline) -> Result<TcpStream, Failure> {
+    deadline::set_phase(Phase::Connect);
+    let mut errors = Vec::new();
+    for (i, addr) in addrs.iter().enumerate() {
+        let budget = attempt_budget(deadline.remaining()?, i, addrs.len());
+        match TcpStream::connect_timeout(addr, budget) {
+            Ok(stream) => return Ok(stream),
+            Err(e) => errors.push((*addr, e)),
+        }
+    }
+    Err(connect_failure(&errors, deadline))
+}
+
+/// One failure line for a failed connect to every address.
+pub fn connect_failure(errors: &[(SocketAddr, io::Error)], deadline: &Deadline) -> Failure {
+    if deadline.remaining().is_err() {
+        return deadline.expired();
+    }
+    let tried = errors
+        .iter()
+        .map(|(addr, e)| format!("{}: {}", addr, io_reason(e)))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let reason = match errors {
+        [(addr, e)] => format!("{} ({addr})", io_reason(e)),
+        _ => format!("no address accepted ({tried})"),
+    };
+    Failure::new(Phase::Connect, reason)
+}
+
+/// A short lower-case reason for an I/O error, without Rust's `(os error N)` suffix.
+pub fn io_reason(e: &io::Error) -> String {
+    match e.kind() {
+        io::ErrorKind::ConnectionRefused => "connection refused".into(),
+        io::ErrorKind::ConnectionReset => "connection reset by peer".into(),
+        io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => "timed out".into(),
+        io::ErrorKind::NotFound => "not found".into(),
+        io::ErrorKind::PermissionDenied => "permission denied".into(),
+        io::ErrorKind::UnexpectedEof => "connection closed early".into(),
+        _ => {
+            let text = e.to_string();
+            let text = match text.find(" (os error") {
+                Some(i) => text[..i].to_string(),
+                None => text,
+            };
+            let mut chars = text.chars();
+            match chars.next() {
+                Some(first) => first.to_lowercase().chain(chars).collect(),
+                None => text,
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_host_port_forms() {
+        let hp = |h: &str, p| HostPort {
+            host: h.into(),
+            port: p,
+        };
+        assert_eq!(HostPort::parse("127.0.0.1:80"), Ok(hp("127.0.0.1", 80)));
+        assert_eq!(HostPort::parse("[::1]:50051"), Ok(hp("::1", 50051)));
+        assert_eq!(HostPort::parse("localhost:8080"), Ok(hp("localhost", 8080)));
+        assert_eq!(HostPort::parse("8080"), Ok(hp("127.0.0.1", 8080)));
+        assert_eq!(HostPort::parse(":8080"), Ok(hp("127.0.0.1", 8080)));
+        for bad in [
+            "",
+            "host",
+            "host:",
+            "host:0",
+            "host:70000",
+            "::1:80",
+            "[::1]80",
+            "a b:1",
+        ] {
+            assert!(HostPort::parse(bad).is_err(), "{bad}");
+        }
+        assert_eq!(hp("::1", 1).to_string(), "[::1]:1");
+    }
+
+    #[test]
+    fn localhost_and_literals_skip_the_resolver() {
+        let v4 = SocketAddr::from(([127, 0, 0, 1], 9));
+        assert_eq!(
+            resolve("LocalHost.", 9),
+            Ok(vec![v4, SocketAddr::from((Ipv6Addr::LOCALHOST, 9))])
+        );
+        assert_eq!(resolve("127.0.0.1", 9), Ok(vec![v4]));
+        assert_eq!(
+            resolve("[::1]", 9),
+            Ok(vec![SocketAddr::from((Ipv6Addr::LOCALHOST, 9))])
+        );
+    }
+
+    #[test]
+    fn budget_is_shared_by_what_is_left() {
+        let r = Duration::from_secs(3);
+        assert_eq!(attempt_budget(r, 0, 2), Duration::from_millis(1500));
+        assert_eq!(attempt_budget(r, 1, 2), r);
+        assert_eq!(attempt_budget(r, 0, 1), r);
+    }
+}
