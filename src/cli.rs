@@ -30,7 +30,7 @@ use crate::outcome::Misconfig;
 pub struct Cli {
     /// Total time budget for the whole run (e.g. 500ms, 3s, 1m); the line is printed and the
     /// process has exited by then.
-    #[arg(long, global = true, value_name = "DURATION", default_value = "3s",
+    #[arg(long, global = true, value_name = "DURATION", default_value = "3s", allow_hyphen_values = true,
           value_parser = duration::parse_positive)]
     pub timeout: Duration,
 
@@ -97,7 +97,7 @@ pub struct FileArgs {
     pub path: PathBuf,
 
     /// Unhealthy when the file was last modified longer ago than this (heartbeat files).
-    #[arg(long, value_name = "DURATION", value_parser = duration::parse_positive)]
+    #[arg(long, value_name = "DURATION", allow_hyphen_values = true, value_parser = duration::parse_positive)]
     pub max_age: Option<Duration>,
 }
 
@@ -135,15 +135,25 @@ where
     }
 }
 
-/// clap's multi-line error as one line: the `error:` sentence plus a pointer to `--help`.
+/// clap's multi-line error as one line: its first paragraph (the `error:` sentence and any
+/// indented continuation such as the missing `<URL>`), its tip, and a pointer to `--help`.
 fn one_line(rendered: &str) -> String {
-    let first = rendered
-        .lines()
-        .find(|l| !l.trim().is_empty())
-        .unwrap_or("invalid arguments");
-    let first = first.strip_prefix("error: ").unwrap_or(first).trim();
-    let tip = rendered
-        .lines()
+    let mut lines = rendered.lines().skip_while(|l| l.trim().is_empty());
+    let mut parts: Vec<&str> = Vec::new();
+    for line in lines.by_ref() {
+        if line.trim().is_empty() {
+            break;
+        }
+        parts.push(line.trim());
+    }
+    let first = parts.join(" ");
+    let first = first.strip_prefix("error: ").unwrap_or(&first);
+    let first = if first.is_empty() {
+        "invalid arguments"
+    } else {
+        first
+    };
+    let tip = lines
         .map(str::trim)
         .find_map(|l| l.strip_prefix("tip: "))
         .map(|t| format!("; {t}"))

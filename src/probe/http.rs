@@ -134,6 +134,14 @@ fn classify(e: ureq::Error, addrs: &[SocketAddr], deadline: &Deadline) -> Failur
         {
             deadline.expired()
         }
+        // rustls reports handshake failures through the transport's io::Error.
+        ureq::Error::Io(io) if io.get_ref().is_some_and(|e| e.is::<rustls::Error>()) => {
+            let tls = io.get_ref().and_then(|e| e.downcast_ref::<rustls::Error>());
+            Failure::new(
+                Phase::Tls,
+                tls.map(tls_reason).unwrap_or_else(|| io.to_string()),
+            )
+        }
         ureq::Error::Io(io) if phase == Phase::Connect => {
             Failure::new(Phase::Connect, format!("{} ({})", io_reason(&io), tried()))
         }
@@ -160,6 +168,15 @@ fn tls_reason(e: &rustls::Error) -> String {
         Error::InvalidCertificate(CertificateError::Expired)
         | Error::InvalidCertificate(CertificateError::ExpiredContext { .. }) => {
             "certificate expired".into()
+        }
+        Error::InvalidCertificate(CertificateError::Other(o))
+            if format!("{o:?}").contains("CaUsedAsEndEntity") =>
+        {
+            "self-signed certificate (a CA certificate used as the server's own) is not trusted"
+                .into()
+        }
+        Error::InvalidMessage(_) => {
+            "the server did not answer in TLS (plain HTTP on an https:// URL?)".into()
         }
         other => other.to_string(),
     }

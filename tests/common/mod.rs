@@ -1,0 +1,385 @@
+//! Shared test harness: the binary under test, and throwaway servers on 127.0.0.1:0.
+//!
+//! Every server binds its port *before* the binary starts, so there are no sleeps and no
+//! fixed ports. `HEALTHPROBE_BIN` selects the binary (tests/run.sh points it at the static
+//! musl release build, so the suite checks what ships); otherwise Cargo's debug build.
+#![allow(dead_code)] // each test crate uses a different part of this module
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// The healthprobe binary to test.
+pub fn bin() -> PathBuf {
+    match std::env::var_os("HEALTHPROBE_BIN") {
+        Some(path) if !path.is_empty() => PathBuf::from(path),
+        _ => PathBuf::from(env!("CARGO_BIN_EXE_healthprobe")),
+    }
+}
+
+/// What one run of the binary did.
+#[derive(Debug)]
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+    pub elapsed: Duration,
+}
+
+impl Run {
+    /// The one line printed (stdout when healthy, else stderr), checked to be exactly one.
+    pub fn line(&self) -> &str {
+        let text = if self.code == 0 {
+            &self.stdout
+        } else {
+            &self.stderr
+        };
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 1, "expected exactly one line, got {self:#?}");
+        lines[0]
+    }
+
+    /// Asserts the exit code and that the one line contains `fragment`.
+    pub fn expect(&self, code: i32, fragment: &str) -> &Self {
+        assert_eq!(self.code, code, "exit code; run: {self:#?}");
+        let line = self.line();
+        let prefix = match code {
+            0 => "healthy: ",
+            1 => "unhealthy: ",
+            64 => "misconfigured: ",
+            _ => "",
+        };
+        assert!(
+            line.starts_with(prefix),
+            "line should start with {prefix:?}: {line}"
+        );
+        assert!(
+            line.contains(fragment),
+            "line should contain {fragment:?}: {line}"
+        );
+        self
+    }
+}
+
+/// Runs healthprobe with `args` and a clean proxy environment.
+pub fn healthprobe(args: &[&str]) -> Run {
+    run_with(Command::new(bin()).args(args))
+}
+
+/// Runs a prepared command and collects its output.
+pub fn run_with(cmd: &mut Command) -> Run {
+    for var in [
+        "HTTP_PROXY",
+        "http_proxy",
+        "HTTPS_PROXY",
+        "https_proxy",
+        "ALL_PROXY",
+        "all_proxy",
+    ] {
+        if !cmd.get_envs().any(|(k, _)| k == var) {
+            cmd.env_remove(var);
+        }
+    }
+    let start = Instant::now();
+    let out = cmd
+        .stdin(Stdio::null())
+        .output()
+        .expect("spawn healthprobe");
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        elapsed: start.elapsed(),
+    }
+}
+
+/// A port on 127.0.0.1 that nothing listens on (bound by the OS, then released).
+pub fn closed_port() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    listener.local_addr().expect("addr").port()
+}
+
+/// A TCP server on 127.0.0.1:0 running `handle` for each connection, until dropped.
+pub struct Server {
+    pub addr: SocketAddr,
+    stop: Arc<AtomicBool>,
+}
+
+impl Server {
+    /// Starts serving on a fresh loopback port.
+    pub fn start<F>(handle: F) -> Server
+    where
+        F: Fn(TcpStream) + Send + Sync + 'static,
+    {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+        Server::serve(listener, handle)
+    }
+
+    /// Serves on an already-bound listener.
+    pub fn serve<F>(listener: TcpListener, handle: F) -> Server
+    where
+        F: Fn(TcpStream) + Send + Sync + 'static,
+    {
+        let addr = listener.local_addr().expect("local addr");
+        let stop = Arc::new(AtomicBool::new(false));
+        let handle = Arc::new(handle);
+        let flag = stop.clone();
+        thread::spawn(move || {
+            for conn in listener.incoming() {
+                if flag.load(Ordering::SeqCst) {
+                    break;
+                }
+                let Ok(conn) = conn else { continue };
+                let handle = handle.clone();
+                thread::spawn(move || handle(conn));
+            }
+        });
+        Server { addr, stop }
+    }
+
+    /// `127.0.0.1:PORT`.
+    pub fn hostport(&self) -> String {
+        self.addr.to_string()
+    }
+
+    /// The port.
+    pub fn port(&self) -> u16 {
+        self.addr.port()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        // Wake the accept loop so it sees the flag.
+        let _ = TcpStream::connect_timeout(&self.addr, Duration::from_millis(100));
+    }
+}
+
+/// Reads an HTTP/1.x request head (up to the blank line); returns the request line.
+pub fn read_request_head(conn: &mut TcpStream) -> String {
+    let mut reader = BufReader::new(conn.try_clone().expect("clone"));
+    let mut first = String::new();
+    let _ = reader.read_line(&mut first);
+    loop {
+        let mut line = String::new();
+        match reader.read_line(&mut line) {
+            Ok(0) | Err(_) => break,
+            Ok(_) if line == "\r\n" || line == "\n" => break,
+            Ok(_) => {}
+        }
+    }
+    first.trim_end().to_string()
+}
+
+/// An HTTP server answering every request with `status` and `body`.
+pub fn http_server(status: u16, body: &'static str) -> Server {
+    Server::start(move |mut conn| {
+        read_request_head(&mut conn);
+        let _ = write!(
+            conn,
+            "HTTP/1.1 {status} X\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        );
+    })
+}
+
+/// A server that accepts connections and never says anything.
+pub fn silent_server() -> Server {
+    Server::start(|mut conn| {
+        let mut buf = [0u8; 1024];
+        while let Ok(n) = conn.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+        }
+    })
+}
+
+/// The Python interpreter with grpcio installed (tests/run.sh makes one under target/).
+pub fn python() -> PathBuf {
+    if let Some(path) = std::env::var_os("HEALTHPROBE_TEST_PYTHON") {
+        return PathBuf::from(path);
+    }
+    let venv = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/test-venv/bin/python");
+    assert!(
+        venv.exists(),
+        "no Python with grpcio: run tests/run.sh (it creates target/test-venv) or set HEALTHPROBE_TEST_PYTHON"
+    );
+    venv
+}
+
+/// A helper process from tests/peers that prints its port on its first line and exits
+/// when its stdin closes (so it cannot outlive the test, even on a panic).
+pub struct Peer {
+    child: Child,
+    pub port: u16,
+}
+
+impl Peer {
+    /// Starts `tests/peers/<script>` with `args` under the test Python.
+    pub fn python(script: &str, args: &[&str]) -> Peer {
+        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/peers")
+            .join(script);
+        let mut cmd = Command::new(python());
+        cmd.arg(path).args(args);
+        Peer::spawn(cmd)
+    }
+
+    /// Starts `cmd` and reads the port it prints.
+    pub fn spawn(mut cmd: Command) -> Peer {
+        let mut child = cmd
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start peer");
+        let mut line = String::new();
+        let stdout = child.stdout.take().expect("peer stdout");
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("read peer port");
+        let port = line.trim().parse().unwrap_or_else(|_| {
+            let _ = child.kill();
+            panic!("peer printed {line:?} instead of a port");
+        });
+        Peer { child, port }
+    }
+
+    /// `127.0.0.1:PORT`.
+    pub fn hostport(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for Peer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A fresh, empty directory under the system temp dir, removed when dropped.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    /// Creates `healthprobe-test-<tag>-<pid>-<n>`.
+    pub fn new(tag: &str) -> TempDir {
+        static COUNTER: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+        let dir =
+            std::env::temp_dir().join(format!("healthprobe-test-{tag}-{}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("create temp dir");
+        TempDir(dir)
+    }
+
+    /// A path inside the directory.
+    pub fn join(&self, name: &str) -> PathBuf {
+        self.0.join(name)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Whether the tests run as root (chroot needs it; permission tests cannot work under it).
+pub fn is_root() -> bool {
+    // /proc/self/status has "Uid: real effective ..." — no libc needed.
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("Uid:"))
+                .and_then(|l| l.split_whitespace().nth(2).map(|e| e == "0"))
+        })
+        .unwrap_or(false)
+}
+
+/// A test CA and a server certificate it signed, for `localhost` and 127.0.0.1.
+pub struct Certs {
+    pub ca: PathBuf,
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
+/// Makes [`Certs`] in `dir` with the openssl command line tool.
+pub fn make_certs(dir: &TempDir) -> Certs {
+    let openssl = |args: &[&str]| {
+        let status = Command::new("openssl")
+            .current_dir(&dir.0)
+            .args(args)
+            .stderr(Stdio::null())
+            .stdout(Stdio::null())
+            .status()
+            .expect("openssl is needed to make test certificates");
+        assert!(status.success(), "openssl {args:?} failed");
+    };
+    openssl(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=healthprobe test CA",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+    ]);
+    std::fs::write(
+        dir.join("leaf.ext"),
+        "basicConstraints=CA:FALSE\nsubjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n",
+    )
+    .expect("write ext");
+    openssl(&[
+        "req",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-subj",
+        "/CN=localhost",
+        "-keyout",
+        "server.key",
+        "-out",
+        "server.csr",
+    ]);
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-days",
+        "2",
+        "-extfile",
+        "leaf.ext",
+        "-out",
+        "server.pem",
+    ]);
+    Certs {
+        ca: dir.join("ca.pem"),
+        cert: dir.join("server.pem"),
+        key: dir.join("server.key"),
+    }
+}

@@ -1,0 +1,108 @@
+//! The static binary alone in an empty root (no libc, no /etc, no certificates), as in a
+//! `FROM scratch` image: run under chroot against a loopback server, probing `localhost`.
+//!
+//! Needs root (chroot) and the static build: tests/run.sh builds it and sets
+//! HEALTHPROBE_STATIC_BIN. Skipped, with the reason printed, only when not root.
+
+mod common;
+use common::{closed_port, http_server, is_root, run_with, TempDir};
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::Duration;
+
+/// An empty directory holding only the static binary at /healthprobe, or None to skip.
+fn empty_root() -> Option<TempDir> {
+    if !is_root() {
+        eprintln!("skipped: chroot needs root (run the suite as root, as CI does)");
+        return None;
+    }
+    let bin = std::env::var_os("HEALTHPROBE_STATIC_BIN").map(PathBuf::from).expect(
+        "HEALTHPROBE_STATIC_BIN is not set: run tests/run.sh, which builds the static musl binary",
+    );
+    let root = TempDir::new("root");
+    std::fs::copy(&bin, root.join("healthprobe")).expect("copy the static binary");
+    Some(root)
+}
+
+fn chroot(root: &TempDir, args: &[&str]) -> common::Run {
+    // The environment is cleared (no PATH either), so name chroot by its path.
+    let chroot = ["/usr/sbin/chroot", "/usr/bin/chroot", "/sbin/chroot"]
+        .into_iter()
+        .find(|p| std::path::Path::new(p).exists())
+        .expect("chroot (coreutils) not found");
+    let mut cmd = Command::new(chroot);
+    cmd.arg(&root.0).arg("/healthprobe").args(args).env_clear();
+    run_with(&mut cmd)
+}
+
+#[test]
+fn root_holds_nothing_but_the_binary() {
+    let Some(root) = empty_root() else { return };
+    let entries: Vec<_> = std::fs::read_dir(&root.0)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(entries, ["healthprobe"]);
+}
+
+#[test]
+fn http_and_tcp_to_localhost_work_without_etc_hosts() {
+    let Some(root) = empty_root() else { return };
+    let server = http_server(200, "ok");
+    let port = server.port();
+    chroot(
+        &root,
+        &["http", &format!("http://localhost:{port}/healthz")],
+    )
+    .expect(0, "HTTP 200");
+    chroot(&root, &["tcp", &format!("localhost:{port}")]).expect(0, "connected to 127.0.0.1");
+    chroot(
+        &root,
+        &["http", &format!("http://127.0.0.1:{}/", closed_port())],
+    )
+    .expect(1, "connection refused");
+}
+
+#[test]
+fn grpc_and_file_run_in_the_empty_root() {
+    let Some(root) = empty_root() else { return };
+    let peer = common::Peer::python("grpc_health_server.py", &["--set", "=SERVING"]);
+    chroot(&root, &["grpc", &format!("localhost:{}", peer.port)]).expect(0, "SERVING");
+    chroot(&root, &["file", "/healthprobe"]).expect(0, "exists");
+    chroot(&root, &["file", "/etc/hosts"]).expect(1, "does not exist");
+}
+
+#[test]
+fn https_verifies_certificates_without_a_ca_bundle() {
+    // No /etc/ssl here. The probe must still complete a handshake and verify the chain
+    // against the roots compiled into the binary: a certificate from our own test CA is
+    // then rejected for its issuer, not for a missing CA bundle.
+    let Some(root) = empty_root() else { return };
+    let dir = TempDir::new("root-certs");
+    let certs = common::make_certs(&dir);
+    let peer = common::Peer::python(
+        "https_server.py",
+        &[certs.cert.to_str().unwrap(), certs.key.to_str().unwrap()],
+    );
+    let run = chroot(
+        &root,
+        &["http", &format!("https://localhost:{}/", peer.port)],
+    );
+    run.expect(1, "tls: certificate signed by an unknown authority");
+}
+
+#[test]
+fn a_resolver_that_is_not_there_cannot_outlast_the_deadline() {
+    // No /etc/resolv.conf: musl asks 127.0.0.1:53 and may wait ~5 s; the watchdog ends the run.
+    let Some(root) = empty_root() else { return };
+    let run = chroot(
+        &root,
+        &["--timeout", "1s", "http", "http://service.invalid./"],
+    );
+    run.expect(1, "resolve");
+    assert!(
+        run.elapsed < Duration::from_millis(2000),
+        "deadline not held: {:?}",
+        run.elapsed
+    );
+}

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it (.ci/run calls exactly this).
+#
+# Prepares what the tests need and is safe to re-run:
+#   - the x86_64 musl target, and the static release binary the tests run;
+#   - a Python venv in target/test-venv with grpcio, the independent gRPC peer;
+# then runs `cargo test` with the suite pointed at the static binary, so what is tested is
+# what ships. Extra arguments go to `cargo test` (e.g. tests/run.sh --test http).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+target=x86_64-unknown-linux-musl
+if command -v rustup >/dev/null && ! rustup target list --installed | grep -qx "$target"; then
+  rustup target add "$target"
+fi
+
+venv=target/test-venv
+if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c 'import grpc_health.v1' 2>/dev/null; then
+  rm -rf "$venv"
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check -r tests/requirements.txt
+fi
+
+cargo build --release --locked --target "$target"
+static_bin="$PWD/target/$target/release/healthprobe"
+
+export HEALTHPROBE_BIN="$static_bin"
+export HEALTHPROBE_STATIC_BIN="$static_bin"
+export HEALTHPROBE_TEST_PYTHON="$PWD/$venv/bin/python"
+cargo test --locked "$@"
