@@ -60,18 +60,91 @@ pub enum ProbeCommand {
 #[derive(Debug, Args)]
 #[command(
     after_help = "URL shorthands: 8080, :8080/healthz and localhost:8080/healthz mean http:// on that host and port.\n\
-                        Redirects are not followed; HTTP_PROXY and friends are ignored."
+                        HTTP_PROXY, HTTPS_PROXY, ALL_PROXY and NO_PROXY are ignored."
 )]
 pub struct HttpArgs {
     /// URL to request: http://..., https://..., or a shorthand such as :8080/healthz.
     #[arg(value_name = "URL")]
     pub url: String,
+
+    /// Healthy status codes: codes and ranges, e.g. 200,204 or 200-299 [default: 200-399].
+    #[arg(long, value_name = "LIST", value_parser = crate::probe::http::StatusSet::parse)]
+    pub expect_status: Option<crate::probe::http::StatusSet>,
+
+    /// Request method [default: GET, or POST with --body].
+    #[arg(short = 'X', long, value_name = "METHOD")]
+    pub method: Option<String>,
+
+    /// Request body to send (implies POST unless --method is given).
+    #[arg(long, value_name = "TEXT")]
+    pub body: Option<String>,
+
+    /// Extra request header (repeatable).
+    #[arg(short = 'H', long = "header", value_name = "NAME: VALUE")]
+    pub headers: Vec<String>,
+
+    /// Host header to send instead of the URL's host (virtual hosts behind one address).
+    #[arg(long, value_name = "HOST")]
+    pub host: Option<String>,
+
+    /// User-Agent header [default: healthprobe/VERSION].
+    #[arg(long, value_name = "TEXT")]
+    pub user_agent: Option<String>,
+
+    /// Send basic auth with the USER:PASS held in environment variable VAR (keeps the secret
+    /// out of the command line and the task definition).
+    #[arg(long, value_name = "VAR")]
+    pub basic_auth_env: Option<String>,
+
+    /// Unhealthy unless the body contains TEXT (within its first 64 KiB).
+    #[arg(long, value_name = "TEXT")]
+    pub expect_body: Option<String>,
+
+    /// Unhealthy unless the JSON body has VALUE at the JSON pointer, e.g. /status=UP
+    /// (repeatable: all must match).
+    #[arg(long, value_name = "POINTER=VALUE")]
+    pub expect_json: Vec<String>,
+
+    /// Follow redirects (at most 10) and judge the final answer.
+    #[arg(long)]
+    pub follow_redirects: bool,
+
+    /// Connect to this unix domain socket instead of the URL's host and port.
+    #[arg(long, value_name = "PATH")]
+    pub unix_socket: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub tls: TlsArgs,
+}
+
+/// TLS flags shared by `http` (https:// URLs) and `grpc` (with --tls).
+#[derive(Debug, Args, Default)]
+pub struct TlsArgs {
+    /// Trust only the CA certificates in this PEM file (instead of the built-in roots).
+    #[arg(long, value_name = "PEM", conflicts_with = "tls_no_verify")]
+    pub tls_ca_cert: Option<PathBuf>,
+
+    /// Client certificate (PEM) for mutual TLS; needs --tls-client-key.
+    #[arg(long, value_name = "PEM", requires = "tls_client_key")]
+    pub tls_client_cert: Option<PathBuf>,
+
+    /// Private key (PEM) of the client certificate.
+    #[arg(long, value_name = "PEM", requires = "tls_client_cert")]
+    pub tls_client_key: Option<PathBuf>,
+
+    /// Name to send (SNI) and verify the server certificate against, instead of the host dialled.
+    #[arg(long, value_name = "NAME")]
+    pub tls_server_name: Option<String>,
+
+    /// Do not verify the server certificate (the connection is still encrypted).
+    #[arg(long)]
+    pub tls_no_verify: bool,
 }
 
 /// `healthprobe grpc`.
 #[derive(Debug, Args)]
 pub struct GrpcArgs {
-    /// Server address: HOST:PORT, [IPv6]:PORT, or PORT for 127.0.0.1.
+    /// Server address: HOST:PORT, [IPv6]:PORT, PORT (for 127.0.0.1), or unix:///PATH.
     #[arg(value_name = "ADDR")]
     pub addr: String,
 
@@ -79,6 +152,30 @@ pub struct GrpcArgs {
     /// whole server.
     #[arg(long, value_name = "NAME")]
     pub service: Vec<String>,
+
+    /// Use TLS (verified against the built-in roots unless --tls-ca-cert or --tls-no-verify).
+    #[arg(long)]
+    pub tls: bool,
+
+    /// :authority to send instead of ADDR (e.g. the name a proxy routes on).
+    #[arg(long, value_name = "AUTHORITY")]
+    pub authority: Option<String>,
+
+    /// Extra request metadata (repeatable).
+    #[arg(long, value_name = "NAME: VALUE")]
+    pub rpc_header: Vec<String>,
+
+    /// User-Agent to send [default: healthprobe/VERSION].
+    #[arg(long, value_name = "TEXT")]
+    pub user_agent: Option<String>,
+
+    /// gRPC status codes that still mean "alive" (e.g. RESOURCE_EXHAUSTED,UNAVAILABLE), for
+    /// liveness checks of servers that shed load.
+    #[arg(long, value_name = "CODE,...", value_delimiter = ',', value_parser = crate::probe::grpc::parse_code)]
+    pub alive_on: Vec<tonic::Code>,
+
+    #[command(flatten)]
+    pub tls_options: TlsArgs,
 }
 
 /// `healthprobe tcp`.
@@ -105,7 +202,7 @@ pub struct FileArgs {
 #[derive(Debug)]
 pub enum Parsed {
     /// Run this.
-    Run(Cli),
+    Run(Box<Cli>),
     /// Help or version was printed: exit 0.
     Exit,
     /// Usage error: report it as misconfigured.
@@ -119,7 +216,7 @@ where
     T: Into<OsString> + Clone,
 {
     match Cli::try_parse_from(args) {
-        Ok(cli) => Parsed::Run(cli),
+        Ok(cli) => Parsed::Run(Box::new(cli)),
         Err(e) => match e.kind() {
             ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
                 let _ = e.print();

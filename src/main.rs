@@ -6,9 +6,11 @@
 mod cli;
 mod deadline;
 mod duration;
+mod json;
 mod outcome;
 mod probe;
 mod resolve;
+mod tls;
 
 use std::process::ExitCode;
 use std::time::Instant;

@@ -2,21 +2,28 @@
 //!
 //! Tokio lives only here, as a current-thread runtime created for this one call and shut
 //! down without waiting (`shutdown_background`): a blocking task left behind must not hold
-//! the exit. Connection setup uses our own connector so that `localhost` and IP literals
-//! skip the system resolver (see [`crate::resolve`]) and every address is tried; the whole
-//! connect + RPC runs under one `tokio::time::timeout`, and the RPC carries the time left
-//! as its `grpc-timeout` so the server can give up too.
+//! the exit. Connections are made by our own connector: `localhost` and IP literals skip the
+//! system resolver (see [`crate::resolve`]), every address is tried, unix sockets work, and TLS
+//! uses the same rustls configuration as the http probe ([`crate::tls`]), so
+//! `--tls-no-verify` and `--tls-server-name` behave alike in both. The whole connect + RPC
+//! runs under one `tokio::time::timeout`, and the RPC carries the time left as its
+//! `grpc-timeout` so the server can give up too.
 
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use hyper_util::rt::TokioIo;
-use tokio::net::TcpStream;
+use rustls::pki_types::ServerName;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::{TcpStream, UnixStream};
 use tonic::codegen::http::Uri;
+use tonic::metadata::{MetadataKey, MetadataValue};
 use tonic::transport::Endpoint;
 use tonic::Code;
 use tonic_health::pb::health_check_response::ServingStatus;
@@ -27,29 +34,94 @@ use crate::cli::GrpcArgs;
 use crate::deadline::{self, Deadline};
 use crate::outcome::{Failure, Misconfig, Phase};
 use crate::resolve::{self, HostPort};
+use crate::tls::{self, Tls};
+
+/// Where to dial.
+#[derive(Debug, Clone)]
+enum Dial {
+    Tcp(HostPort),
+    Unix(PathBuf),
+}
 
 /// A validated `grpc` probe.
 #[derive(Debug)]
 pub struct GrpcProbe {
-    addr: HostPort,
+    dial: Dial,
     services: Vec<String>,
     target: String,
+    /// Present with `--tls`.
+    tls: Option<Tls>,
+    authority: String,
+    metadata: Vec<(
+        MetadataKey<tonic::metadata::Ascii>,
+        MetadataValue<tonic::metadata::Ascii>,
+    )>,
+    user_agent: String,
+    alive_on: Vec<Code>,
 }
 
 impl GrpcProbe {
-    /// Validates the address (no I/O).
+    /// Validates the address and flags (reads TLS files; no network I/O).
     pub fn new(args: GrpcArgs) -> Result<GrpcProbe, Misconfig> {
-        let addr =
-            HostPort::parse(&args.addr).map_err(|e| Misconfig(format!("grpc address {e}")))?;
+        let dial = parse_dial(&args.addr)?;
+        let target = match &dial {
+            Dial::Tcp(hp) => hp.to_string(),
+            Dial::Unix(_) => args.addr.clone(),
+        };
+        let tls = Tls::load(&args.tls_options)?;
+        let tls = match (args.tls, tls.is_customised()) {
+            (true, _) => Some(tls),
+            (false, false) => None,
+            (false, true) => return Err(Misconfig("--tls-* flags given without --tls".into())),
+        };
+        let authority = match (&args.authority, &dial) {
+            (Some(a), _) => a.clone(),
+            (None, Dial::Tcp(hp)) => hp.to_string(),
+            (None, Dial::Unix(_)) => "localhost".into(),
+        };
+        // The authority goes into a URI: check it parses as one now, not mid-run.
+        format!("http://{authority}")
+            .parse::<Uri>()
+            .ok()
+            .filter(|u| u.path() == "/" && u.query().is_none())
+            .ok_or_else(|| Misconfig(format!("--authority: invalid authority \"{authority}\"")))?;
+
+        let mut metadata = Vec::new();
+        for h in &args.rpc_header {
+            let (name, value) = h
+                .split_once(':')
+                .ok_or_else(|| Misconfig(format!("--rpc-header: \"{h}\" must be NAME: VALUE")))?;
+            let key = MetadataKey::from_bytes(name.trim().to_ascii_lowercase().as_bytes())
+                .map_err(|_| {
+                    Misconfig(format!("--rpc-header: invalid name \"{}\"", name.trim()))
+                })?;
+            let value = MetadataValue::try_from(value.trim()).map_err(|_| {
+                Misconfig(format!("--rpc-header: invalid value for {}", name.trim()))
+            })?;
+            metadata.push((key, value));
+        }
+        let user_agent = args
+            .user_agent
+            .unwrap_or_else(|| concat!("healthprobe/", env!("CARGO_PKG_VERSION")).to_string());
+        if tonic::codegen::http::HeaderValue::from_str(&user_agent).is_err() {
+            return Err(Misconfig(format!(
+                "--user-agent: invalid value \"{user_agent}\""
+            )));
+        }
         let services = if args.service.is_empty() {
             vec![String::new()]
         } else {
             args.service
         };
         Ok(GrpcProbe {
-            target: addr.to_string(),
-            addr,
+            dial,
             services,
+            target,
+            tls,
+            authority,
+            metadata,
+            user_agent,
+            alive_on: args.alive_on,
         })
     }
 
@@ -60,7 +132,10 @@ impl GrpcProbe {
 
     /// Connects and checks every service, within the deadline.
     pub fn run(&self, deadline: &Deadline) -> Result<String, Failure> {
-        let addrs = resolve::resolve(&self.addr.host, self.addr.port)?;
+        let addrs = match &self.dial {
+            Dial::Tcp(hp) => resolve::resolve(&hp.host, hp.port)?,
+            Dial::Unix(_) => Vec::new(),
+        };
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_io()
             .enable_time()
@@ -79,28 +154,58 @@ impl GrpcProbe {
 
     async fn check(&self, addrs: Vec<SocketAddr>, deadline: &Deadline) -> Result<String, Failure> {
         deadline::set_phase(Phase::Connect);
-        let endpoint = Endpoint::from_shared(format!("http://{}", self.addr))
-            .map_err(|e| Failure::new(Phase::Connect, format!("invalid address: {e}")))?;
-        let connector = AddrsConnector {
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        let origin: Uri = format!("{scheme}://{}", self.authority)
+            .parse()
+            .map_err(|e| Failure::new(Phase::Connect, format!("invalid authority: {e}")))?;
+        let endpoint = Endpoint::from(origin.clone())
+            .origin(origin)
+            .user_agent(self.user_agent.clone())
+            .map_err(|e| Failure::new(Phase::Connect, format!("invalid user agent: {e}")))?;
+        let tls = match &self.tls {
+            Some(tls) => {
+                let host = match &self.dial {
+                    Dial::Tcp(hp) => hp.host.as_str(),
+                    Dial::Unix(_) => "localhost",
+                };
+                Some((tls.client_config(&[b"h2"])?, tls.server_name(host)?))
+            }
+            None => None,
+        };
+        let connector = Dialer {
+            dial: self.dial.clone(),
             addrs: addrs.clone(),
             deadline: *deadline,
+            tls,
         };
         let channel = endpoint
             .connect_with_connector(connector)
             .await
-            .map_err(|e| connect_failure(&e, &addrs, deadline))?;
+            .map_err(|e| self.connect_failure(&e, &addrs, deadline))?;
         let mut client = HealthClient::new(channel);
 
+        let mut alive = Vec::new();
         for service in &self.services {
             deadline::set_phase(Phase::Rpc);
             let mut request = tonic::Request::new(HealthCheckRequest {
                 service: service.clone(),
             });
             request.set_timeout(deadline.remaining()?);
-            let response = client
-                .check(request)
-                .await
-                .map_err(|status| rpc_failure(&status, service, deadline))?;
+            for (k, v) in &self.metadata {
+                request.metadata_mut().append(k.clone(), v.clone());
+            }
+            let response = match client.check(request).await {
+                Ok(response) => response,
+                Err(status) if self.alive_on.contains(&status.code()) => {
+                    alive.push(format!(
+                        "{} answered {}",
+                        who(service),
+                        code_name(status.code())
+                    ));
+                    continue;
+                }
+                Err(status) => return Err(rpc_failure(&status, service, deadline)),
+            };
             deadline::set_phase(Phase::Check);
             let status = response.into_inner().status;
             if status != ServingStatus::Serving as i32 {
@@ -109,6 +214,9 @@ impl GrpcProbe {
                     .unwrap_or_else(|_| format!("status {status}"));
                 return Err(Failure::check(format!("{} is {name}", who(service))));
             }
+        }
+        if !alive.is_empty() {
+            return Ok(format!("alive: {} (--alive-on)", alive.join(", ")));
         }
         Ok(match self.services.as_slice() {
             [only] if only.is_empty() => "SERVING".into(),
@@ -122,6 +230,102 @@ impl GrpcProbe {
             ),
         })
     }
+
+    /// A failed channel setup: refused, unreachable, TLS, or out of time.
+    fn connect_failure(
+        &self,
+        e: &tonic::transport::Error,
+        addrs: &[SocketAddr],
+        deadline: &Deadline,
+    ) -> Failure {
+        if deadline.remaining().is_err() {
+            return deadline.expired();
+        }
+        let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+        while let Some(err) = source {
+            if let Some(tls) = err.downcast_ref::<rustls::Error>() {
+                return Failure::new(Phase::Tls, tls::reason(tls));
+            }
+            if let Some(io) = err.downcast_ref::<io::Error>() {
+                if let Some(tls) = io.get_ref().and_then(|e| e.downcast_ref::<rustls::Error>()) {
+                    return Failure::new(Phase::Tls, tls::reason(tls));
+                }
+                if deadline::phase() == Phase::Tls {
+                    return Failure::new(Phase::Tls, resolve::io_reason(io));
+                }
+                let tried = match &self.dial {
+                    Dial::Unix(path) => path.display().to_string(),
+                    Dial::Tcp(_) => addrs
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                };
+                return Failure::new(
+                    Phase::Connect,
+                    format!("{} ({tried})", resolve::io_reason(io)),
+                );
+            }
+            source = err.source();
+        }
+        Failure::new(Phase::Connect, e.to_string())
+    }
+}
+
+/// `host:port`, `[v6]:port`, `PORT`, `unix:///abs/path` or `unix:path`.
+fn parse_dial(addr: &str) -> Result<Dial, Misconfig> {
+    if let Some(rest) = addr.strip_prefix("unix:") {
+        let path = rest.strip_prefix("//").unwrap_or(rest);
+        if path.is_empty() {
+            return Err(Misconfig(format!(
+                "grpc address \"{addr}\": the unix socket path is empty"
+            )));
+        }
+        return Ok(Dial::Unix(PathBuf::from(path)));
+    }
+    HostPort::parse(addr)
+        .map(Dial::Tcp)
+        .map_err(|e| Misconfig(format!("grpc address {e}")))
+}
+
+/// Parses a gRPC status code by name (`RESOURCE_EXHAUSTED`, any case) or number (`8`).
+pub fn parse_code(text: &str) -> Result<Code, String> {
+    let t = text.trim();
+    if let Ok(n) = t.parse::<i32>() {
+        return match Code::from_i32(n) {
+            Code::Unknown if n != 2 => Err(format!("unknown gRPC status code {n} (0-16)")),
+            code => Ok(code),
+        };
+    }
+    (0..=16)
+        .map(Code::from_i32)
+        .find(|c| code_name(*c).eq_ignore_ascii_case(t))
+        .ok_or_else(|| {
+            format!("unknown gRPC status code \"{t}\" (e.g. RESOURCE_EXHAUSTED, UNAVAILABLE)")
+        })
+}
+
+/// The canonical upper-case name of a status code, as in the gRPC spec.
+fn code_name(code: Code) -> &'static str {
+    match code {
+        Code::Ok => "OK",
+        Code::Cancelled => "CANCELLED",
+        Code::Unknown => "UNKNOWN",
+        Code::InvalidArgument => "INVALID_ARGUMENT",
+        Code::DeadlineExceeded => "DEADLINE_EXCEEDED",
+        Code::NotFound => "NOT_FOUND",
+        Code::AlreadyExists => "ALREADY_EXISTS",
+        Code::PermissionDenied => "PERMISSION_DENIED",
+        Code::ResourceExhausted => "RESOURCE_EXHAUSTED",
+        Code::FailedPrecondition => "FAILED_PRECONDITION",
+        Code::Aborted => "ABORTED",
+        Code::OutOfRange => "OUT_OF_RANGE",
+        Code::Unimplemented => "UNIMPLEMENTED",
+        Code::Internal => "INTERNAL",
+        Code::Unavailable => "UNAVAILABLE",
+        Code::DataLoss => "DATA_LOSS",
+        Code::Unauthenticated => "UNAUTHENTICATED",
+    }
 }
 
 /// `service "x"`, or `server` for the empty name (the server's overall health).
@@ -133,36 +337,10 @@ fn who(service: &str) -> String {
     }
 }
 
-/// A failed channel setup: refused, unreachable, or out of time.
-fn connect_failure(
-    e: &tonic::transport::Error,
-    addrs: &[SocketAddr],
-    deadline: &Deadline,
-) -> Failure {
-    if deadline.remaining().is_err() {
-        return deadline.expired();
-    }
-    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
-    while let Some(err) = source {
-        if let Some(io) = err.downcast_ref::<io::Error>() {
-            let tried = addrs
-                .iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join(", ");
-            return Failure::new(
-                Phase::Connect,
-                format!("{} ({tried})", resolve::io_reason(io)),
-            );
-        }
-        source = err.source();
-    }
-    Failure::new(Phase::Connect, e.to_string())
-}
-
 /// A non-OK gRPC status for the Check call, in words that say what is wrong.
 fn rpc_failure(status: &tonic::Status, service: &str, deadline: &Deadline) -> Failure {
-    match status.code() {
+    let code = status.code();
+    match code {
         Code::NotFound => Failure::new(
             Phase::Rpc,
             format!("unknown service \"{service}\" (NOT_FOUND)"),
@@ -173,29 +351,89 @@ fn rpc_failure(status: &tonic::Status, service: &str, deadline: &Deadline) -> Fa
         ),
         Code::DeadlineExceeded => deadline.expired(),
         Code::Cancelled if deadline.remaining().is_err() => deadline.expired(),
-        Code::Unavailable => {
-            let msg = status.message();
+        Code::Unknown | Code::Internal | Code::Unavailable if is_h2_failure(status) => {
             Failure::new(
                 Phase::Rpc,
-                format!("server unavailable (UNAVAILABLE): {msg}"),
+                "not a gRPC server: the HTTP/2 exchange failed (an HTTP/1.1 server on this port?)",
             )
         }
-        code => Failure::new(
-            Phase::Rpc,
-            format!("{} ({:?}): {}", code.description(), code, status.message()),
-        ),
+        _ => {
+            let msg = status.message();
+            let msg = if msg.is_empty() {
+                String::new()
+            } else {
+                format!(": {msg}")
+            };
+            Failure::new(Phase::Rpc, format!("{}{msg}", code_name(code)))
+        }
     }
 }
 
-/// Connects to the first of the pre-resolved addresses that accepts.
-#[derive(Clone, Debug)]
-struct AddrsConnector {
-    addrs: Vec<SocketAddr>,
-    deadline: Deadline,
+/// Whether the call failed below gRPC, in HTTP/2 itself (e.g. the peer answered HTTP/1.1).
+fn is_h2_failure(status: &tonic::Status) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(status);
+    while let Some(err) = source {
+        let text = format!("{err:?}");
+        if text.contains("h2::Error") || text.contains("Hyper") || text.contains("hyper::Error") {
+            return true;
+        }
+        source = err.source();
+    }
+    status.message().contains("transport error") || status.message().contains("h2 protocol error")
 }
 
-impl tower_service::Service<Uri> for AddrsConnector {
-    type Response = TokioIo<TcpStream>;
+/// Any byte stream the channel can run over (TCP or unix, with or without TLS).
+trait Stream: AsyncRead + AsyncWrite + Send + Unpin {}
+impl<T: AsyncRead + AsyncWrite + Send + Unpin> Stream for T {}
+
+/// Dials the target: each pre-resolved address in turn (or the unix socket), then TLS.
+#[derive(Clone)]
+struct Dialer {
+    dial: Dial,
+    addrs: Vec<SocketAddr>,
+    deadline: Deadline,
+    tls: Option<(Arc<rustls::ClientConfig>, ServerName<'static>)>,
+}
+
+impl Dialer {
+    async fn open(self) -> io::Result<Box<dyn Stream>> {
+        let plain: Box<dyn Stream> = match &self.dial {
+            Dial::Unix(path) => Box::new(UnixStream::connect(path).await?),
+            Dial::Tcp(_) => Box::new(self.connect_tcp().await?),
+        };
+        let Some((config, name)) = self.tls else {
+            return Ok(plain);
+        };
+        deadline::set_phase(Phase::Tls);
+        let stream = tokio_rustls::TlsConnector::from(config)
+            .connect(name, plain)
+            .await?;
+        Ok(Box::new(stream))
+    }
+
+    async fn connect_tcp(&self) -> io::Result<TcpStream> {
+        let mut last = io::Error::new(io::ErrorKind::NotFound, "no address to connect to");
+        for (i, addr) in self.addrs.iter().enumerate() {
+            let left = self.deadline.remaining().unwrap_or(Duration::ZERO);
+            let budget = resolve::attempt_budget(left, i, self.addrs.len());
+            match tokio::time::timeout(budget, TcpStream::connect(addr)).await {
+                Ok(Ok(stream)) => {
+                    // Health checks are one small request: send it without Nagle's delay.
+                    let _ = stream.set_nodelay(true);
+                    return Ok(stream);
+                }
+                Ok(Err(e)) => last = e,
+                Err(_) => {
+                    last = io::Error::new(io::ErrorKind::TimedOut, format!("{addr}: timed out"))
+                }
+            }
+        }
+        Err(last)
+    }
+}
+
+impl tower_service::Service<Uri> for Dialer {
+    type Response = TokioIo<Box<dyn Stream>>;
     type Error = io::Error;
     type Future = Pin<Box<dyn Future<Output = Result<Self::Response, io::Error>> + Send>>;
 
@@ -204,26 +442,36 @@ impl tower_service::Service<Uri> for AddrsConnector {
     }
 
     fn call(&mut self, _uri: Uri) -> Self::Future {
-        let addrs = self.addrs.clone();
-        let deadline = self.deadline;
-        Box::pin(async move {
-            let mut last = io::Error::new(io::ErrorKind::NotFound, "no address to connect to");
-            for (i, addr) in addrs.iter().enumerate() {
-                let left = deadline.remaining().unwrap_or(Duration::ZERO);
-                let budget = resolve::attempt_budget(left, i, addrs.len());
-                match tokio::time::timeout(budget, TcpStream::connect(addr)).await {
-                    Ok(Ok(stream)) => {
-                        // Health checks are one small request: send it without Nagle's delay.
-                        let _ = stream.set_nodelay(true);
-                        return Ok(TokioIo::new(stream));
-                    }
-                    Ok(Err(e)) => last = e,
-                    Err(_) => {
-                        last = io::Error::new(io::ErrorKind::TimedOut, format!("{addr}: timed out"))
-                    }
-                }
-            }
-            Err(last)
-        })
+        let dialer = self.clone();
+        Box::pin(async move { dialer.open().await.map(TokioIo::new) })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_parse_by_name_or_number() {
+        assert_eq!(
+            parse_code("RESOURCE_EXHAUSTED"),
+            Ok(Code::ResourceExhausted)
+        );
+        assert_eq!(parse_code("unavailable"), Ok(Code::Unavailable));
+        assert_eq!(parse_code("8"), Ok(Code::ResourceExhausted));
+        assert_eq!(parse_code("2"), Ok(Code::Unknown));
+        assert!(parse_code("17").is_err());
+        assert!(parse_code("BUSY").is_err());
+    }
+
+    #[test]
+    fn unix_addresses_parse() {
+        assert!(
+            matches!(parse_dial("unix:///run/app.sock"), Ok(Dial::Unix(p)) if p.as_os_str() == "/run/app.sock")
+        );
+        assert!(
+            matches!(parse_dial("unix:app.sock"), Ok(Dial::Unix(p)) if p.as_os_str() == "app.sock")
+        );
+        assert!(parse_dial("unix://").is_err());
     }
 }

@@ -1,57 +1,226 @@
-//! `http URL`: one HTTP(S) request; healthy when the status is in the expected set.
+//! `http URL`: one HTTP(S) request; healthy when the status (and, if asked, the body) is as
+//! expected.
 //!
 //! Built on ureq 3 with its defaults turned around for a health check: proxy variables are
-//! ignored (they would send a loopback probe to a proxy), redirects are not followed, 4xx
-//! and 5xx are answers to judge rather than errors, and the only timeout is what is left
-//! of the run's deadline. Name resolution goes through [`crate::resolve`] so `localhost`
-//! works in an empty root, and a pass-through connector records the phase (connect, tls,
-//! request) so a timeout names where it happened.
+//! ignored (they would send a loopback probe to a proxy), redirects are not followed unless
+//! asked, 4xx and 5xx are answers to judge rather than errors, and the only timeout is what is
+//! left of the run's deadline. Name resolution goes through [`crate::resolve`] so `localhost`
+//! works in an empty root; TLS is our own rustls configuration ([`crate::tls`]); a pass-through
+//! connector records the phase (connect, tls, request) so a timeout names where it happened.
+//! The body is read only when an expectation needs it, and never past [`BODY_LIMIT`].
 
+use std::io::{Read, Write};
 use std::net::SocketAddr;
+use std::os::unix::net::UnixStream;
+use std::path::PathBuf;
 use std::sync::Arc;
 
-use ureq::http::Uri;
+use ureq::http::header::{HeaderName, HeaderValue};
+use ureq::http::{Method, Uri};
 use ureq::unversioned::resolver::{ResolvedSocketAddrs, Resolver};
 use ureq::unversioned::transport::{
-    ConnectionDetails, Connector, NextTimeout, RustlsConnector, TcpConnector, Transport,
+    Buffers, ConnectionDetails, Connector, LazyBuffers, NextTimeout, TcpConnector, Transport,
 };
+use ureq::ResponseExt;
 
 use crate::cli::HttpArgs;
 use crate::deadline::{self, Deadline};
+use crate::json;
 use crate::outcome::{Failure, Misconfig, Phase};
 use crate::resolve::{self, io_reason};
+use crate::tls::{self, Tls};
 
-/// The default healthy range: what `curl -f` accepts, plus redirects we do not follow.
-const DEFAULT_EXPECT: (u16, u16) = (200, 399);
+/// How much of a body `--expect-body` and `--expect-json` look at; the rest is never read.
+pub const BODY_LIMIT: u64 = 64 * 1024;
+
+/// How many redirects `--follow-redirects` follows before calling it a loop.
+const MAX_REDIRECTS: u32 = 10;
+
+/// A set of acceptable status codes, from `--expect-status 200,204,300-399`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusSet(Vec<(u16, u16)>);
+
+impl Default for StatusSet {
+    /// 200–399: what `curl -f` accepts, plus the redirects we do not follow.
+    fn default() -> Self {
+        StatusSet(vec![(200, 399)])
+    }
+}
+
+impl StatusSet {
+    /// Parses a comma-separated list of codes and inclusive ranges (`200,204`, `200-299`).
+    pub fn parse(text: &str) -> Result<StatusSet, String> {
+        let code = |s: &str| match s.trim().parse::<u16>() {
+            Ok(c) if (100..=599).contains(&c) => Ok(c),
+            _ => Err(format!(
+                "invalid status code \"{}\" (expected 100-599)",
+                s.trim()
+            )),
+        };
+        let mut ranges = Vec::new();
+        for part in text.split(',') {
+            let range = match part.split_once('-') {
+                Some((lo, hi)) => (code(lo)?, code(hi)?),
+                None => {
+                    let c = code(part)?;
+                    (c, c)
+                }
+            };
+            if range.0 > range.1 {
+                return Err(format!("empty status range \"{}\"", part.trim()));
+            }
+            ranges.push(range);
+        }
+        Ok(StatusSet(ranges))
+    }
+
+    /// Whether `status` is acceptable.
+    pub fn contains(&self, status: u16) -> bool {
+        self.0.iter().any(|(lo, hi)| (*lo..=*hi).contains(&status))
+    }
+}
+
+impl std::fmt::Display for StatusSet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (i, (lo, hi)) in self.0.iter().enumerate() {
+            let sep = if i == 0 { "" } else { "," };
+            if lo == hi {
+                write!(f, "{sep}{lo}")?;
+            } else {
+                write!(f, "{sep}{lo}-{hi}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// One `--expect-json POINTER=VALUE`.
+#[derive(Debug)]
+struct JsonExpectation {
+    pointer: String,
+    value: String,
+}
 
 /// A validated `http` probe.
 #[derive(Debug)]
 pub struct HttpProbe {
     url: String,
     uri: Uri,
+    method: Method,
+    body: Option<String>,
+    headers: Vec<(HeaderName, HeaderValue)>,
+    expect_status: StatusSet,
+    expect_body: Option<String>,
+    expect_json: Vec<JsonExpectation>,
+    follow_redirects: bool,
+    unix_socket: Option<PathBuf>,
+    tls: Tls,
 }
 
 impl HttpProbe {
-    /// Expands URL shorthands and validates the URL (no I/O).
+    /// Expands URL shorthands and validates every flag (reads TLS files; no network I/O).
     pub fn new(args: HttpArgs) -> Result<HttpProbe, Misconfig> {
         let url = expand_url(&args.url);
         let uri: Uri = url
             .parse()
             .map_err(|e| Misconfig(format!("http: invalid URL \"{}\": {e}", args.url)))?;
-        match uri.scheme_str() {
-            Some("http") | Some("https") => {}
+        let https = match uri.scheme_str() {
+            Some("http") => false,
+            Some("https") => true,
             _ => {
                 return Err(Misconfig(format!(
                     "http: URL \"{}\" must be http:// or https://",
                     args.url
                 )))
             }
-        }
+        };
         match uri.host() {
             Some(h) if !h.is_empty() => {}
             _ => return Err(Misconfig(format!("http: URL \"{}\" has no host", args.url))),
         }
-        Ok(HttpProbe { url, uri })
+
+        let method = match (&args.method, &args.body) {
+            (Some(m), _) => Method::from_bytes(m.to_ascii_uppercase().as_bytes())
+                .map_err(|_| Misconfig(format!("--method: invalid method \"{m}\"")))?,
+            // Like curl -d: a body without a method means POST.
+            (None, Some(_)) => Method::POST,
+            (None, None) => Method::GET,
+        };
+        if args.body.is_some() && (method == Method::GET || method == Method::HEAD) {
+            return Err(Misconfig(format!(
+                "--body cannot be sent with {method}; use --method POST (or PUT ...)"
+            )));
+        }
+        if method == Method::HEAD && (args.expect_body.is_some() || !args.expect_json.is_empty()) {
+            return Err(Misconfig(
+                "--expect-body/--expect-json need a body, and HEAD responses have none".into(),
+            ));
+        }
+
+        let mut headers = Vec::new();
+        for h in &args.headers {
+            headers.push(parse_header(h)?);
+        }
+        let ua = args
+            .user_agent
+            .clone()
+            .unwrap_or_else(|| concat!("healthprobe/", env!("CARGO_PKG_VERSION")).to_string());
+        headers.push((
+            ureq::http::header::USER_AGENT,
+            HeaderValue::from_str(&ua)
+                .map_err(|_| Misconfig(format!("--user-agent: invalid value \"{ua}\"")))?,
+        ));
+        if let Some(host) = &args.host {
+            let value = HeaderValue::from_str(host)
+                .ok()
+                .filter(|_| !host.is_empty() && !host.contains(char::is_whitespace))
+                .ok_or_else(|| Misconfig(format!("--host: invalid host \"{host}\"")))?;
+            headers.push((ureq::http::header::HOST, value));
+        }
+        if let Some(var) = &args.basic_auth_env {
+            headers.push((ureq::http::header::AUTHORIZATION, basic_auth_from_env(var)?));
+        }
+
+        let mut expect_json = Vec::new();
+        for e in &args.expect_json {
+            let (pointer, value) = e.split_once('=').ok_or_else(|| {
+                Misconfig(format!(
+                    "--expect-json: \"{e}\" must be POINTER=VALUE, e.g. /status=UP"
+                ))
+            })?;
+            json::validate_pointer(pointer)
+                .map_err(|m| Misconfig(format!("--expect-json: {m}")))?;
+            expect_json.push(JsonExpectation {
+                pointer: pointer.into(),
+                value: value.into(),
+            });
+        }
+
+        if let Some(path) = &args.unix_socket {
+            if path.as_os_str().is_empty() {
+                return Err(Misconfig("--unix-socket: the path is empty".into()));
+            }
+        }
+        let tls = Tls::load(&args.tls)?;
+        if !https && tls.is_customised() {
+            return Err(Misconfig(format!(
+                "--tls-* flags given, but \"{url}\" is not an https:// URL"
+            )));
+        }
+
+        Ok(HttpProbe {
+            url,
+            uri,
+            method,
+            body: args.body,
+            headers,
+            expect_status: args.expect_status.unwrap_or_default(),
+            expect_body: args.expect_body,
+            expect_json,
+            follow_redirects: args.follow_redirects,
+            unix_socket: args.unix_socket,
+            tls,
+        })
     }
 
     /// The full URL as printed in the output line.
@@ -59,25 +228,44 @@ impl HttpProbe {
         &self.url
     }
 
-    /// Sends the request and judges the status.
+    /// Sends the request and judges the answer.
     pub fn run(&self, deadline: &Deadline) -> Result<String, Failure> {
         let host = self.uri.host().unwrap_or_default();
         let https = self.uri.scheme_str() == Some("https");
         let port = self.uri.port_u16().unwrap_or(if https { 443 } else { 80 });
-        let addrs = resolve::resolve(host, port)?;
+        // Over a unix socket the URL's host is only the Host header: nothing to resolve.
+        let addrs = match self.unix_socket {
+            Some(_) => Vec::new(),
+            None => resolve::resolve(host, port)?,
+        };
 
         let config = ureq::Agent::config_builder()
             .proxy(None)
-            .max_redirects(0)
+            .max_redirects(if self.follow_redirects {
+                MAX_REDIRECTS
+            } else {
+                0
+            })
             .http_status_as_error(false)
-            .user_agent(concat!("healthprobe/", env!("CARGO_PKG_VERSION")))
+            .allow_non_standard_methods(true)
+            // Our User-Agent goes in the request's headers (--user-agent may replace it).
+            .user_agent(ureq::config::AutoHeaderValue::None)
             .timeout_global(Some(deadline.remaining()?))
             .build();
+        let tls_layer = if https {
+            Some(tls::UreqTls::new(
+                self.tls.client_config(&[b"http/1.1"])?,
+                self.tls.server_name_override(),
+            ))
+        } else {
+            None
+        };
         let connector =
             ().chain(PhaseMark(Phase::Connect))
+                .chain(UnixConnector(self.unix_socket.clone()))
                 .chain(TcpConnector::default())
                 .chain(PhaseMark(Phase::Tls))
-                .chain(RustlsConnector::default())
+                .chain(OptionalTls(tls_layer))
                 .chain(PhaseMark(Phase::Request));
         let resolver = KnownAddrs {
             host: host.to_string(),
@@ -86,21 +274,225 @@ impl HttpProbe {
         };
         let agent = ureq::Agent::with_parts(config, connector, resolver);
 
-        let response = agent
-            .get(&self.url)
-            .call()
-            .map_err(|e| classify(e, &addrs, deadline))?;
+        let mut request = ureq::http::Request::builder()
+            .method(self.method.clone())
+            .uri(&self.url);
+        for (name, value) in &self.headers {
+            request = request.header(name, value);
+        }
+        let request = request
+            .body(self.body.clone().unwrap_or_default().into_bytes())
+            .map_err(|e| Failure::new(Phase::Request, e.to_string()))?;
+        let mut response = agent
+            .run(request)
+            .map_err(|e| self.classify(e, &addrs, deadline))?;
+
         let status = response.status().as_u16();
+        let final_uri = response.get_uri().to_string();
         deadline::set_phase(Phase::Check);
-        let (lo, hi) = DEFAULT_EXPECT;
-        if (lo..=hi).contains(&status) {
-            Ok(format!("HTTP {status}"))
-        } else {
-            Err(Failure::check(format!(
-                "HTTP {status} (expected {lo}-{hi})"
-            )))
+        if !self.expect_status.contains(status) {
+            return Err(Failure::check(format!(
+                "HTTP {status} (expected {})",
+                self.expect_status
+            )));
+        }
+        if self.expect_body.is_some() || !self.expect_json.is_empty() {
+            deadline::set_phase(Phase::Read);
+            let mut body = Vec::new();
+            response
+                .body_mut()
+                .as_reader()
+                .take(BODY_LIMIT)
+                .read_to_end(&mut body)
+                .map_err(|e| self.classify_read(e, deadline))?;
+            deadline::set_phase(Phase::Check);
+            self.check_body(&body)?;
+        }
+        let mut detail = format!("HTTP {status}");
+        if final_uri != self.url && self.follow_redirects {
+            detail.push_str(&format!(" from {final_uri}"));
+        }
+        Ok(detail)
+    }
+
+    fn check_body(&self, body: &[u8]) -> Result<(), Failure> {
+        if let Some(want) = &self.expect_body {
+            if !contains(body, want.as_bytes()) {
+                let within = if body.len() as u64 >= BODY_LIMIT {
+                    " (within the first 64 KiB)"
+                } else {
+                    ""
+                };
+                return Err(Failure::check(format!(
+                    "body did not contain {want:?}{within}"
+                )));
+            }
+        }
+        if self.expect_json.is_empty() {
+            return Ok(());
+        }
+        let doc = json::parse(body).map_err(|e| {
+            let hint = if body.len() as u64 >= BODY_LIMIT {
+                " (the body is larger than 64 KiB)"
+            } else {
+                ""
+            };
+            Failure::check(format!("body is not valid JSON: {e}{hint}"))
+        })?;
+        for e in &self.expect_json {
+            match doc.pointer(&e.pointer) {
+                Some(v) if v.matches(&e.value) => {}
+                Some(v) => {
+                    return Err(Failure::check(format!(
+                        "{} was {v}, expected {:?}",
+                        shown(&e.pointer),
+                        e.value
+                    )));
+                }
+                None => {
+                    return Err(Failure::check(format!(
+                        "{} not found in the JSON body",
+                        shown(&e.pointer)
+                    )))
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Turns a ureq error into a failure named by the phase it happened in.
+    fn classify(&self, e: ureq::Error, addrs: &[SocketAddr], deadline: &Deadline) -> Failure {
+        let phase = deadline::phase();
+        match e {
+            ureq::Error::Timeout(_) => deadline.expired(),
+            ureq::Error::Io(io) => self.classify_io(&io, phase, addrs, deadline),
+            ureq::Error::HostNotFound => Failure::new(Phase::Resolve, "host not found"),
+            ureq::Error::Rustls(e) => Failure::new(Phase::Tls, tls::reason(&e)),
+            ureq::Error::Tls(what) => Failure::new(Phase::Tls, what),
+            ureq::Error::TooManyRedirects => Failure::new(
+                Phase::Request,
+                format!("more than {MAX_REDIRECTS} redirects (a redirect loop?)"),
+            ),
+            ureq::Error::RedirectFailed => {
+                Failure::new(Phase::Request, "redirect without a usable Location")
+            }
+            ureq::Error::Protocol(p) => {
+                Failure::new(phase, format!("not a valid HTTP response: {p}"))
+            }
+            other => Failure::new(phase, other.to_string()),
         }
     }
+
+    fn classify_io(
+        &self,
+        io: &std::io::Error,
+        phase: Phase,
+        addrs: &[SocketAddr],
+        deadline: &Deadline,
+    ) -> Failure {
+        // rustls reports handshake failures through the transport's io::Error.
+        if let Some(e) = io.get_ref().and_then(|e| e.downcast_ref::<rustls::Error>()) {
+            return Failure::new(Phase::Tls, tls::reason(e));
+        }
+        if deadline.remaining().is_err() {
+            return deadline.expired();
+        }
+        if phase == Phase::Connect {
+            let tried = match &self.unix_socket {
+                Some(path) => path.display().to_string(),
+                None => addrs
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            };
+            return Failure::new(Phase::Connect, format!("{} ({tried})", io_reason(io)));
+        }
+        Failure::new(phase, io_reason(io))
+    }
+
+    fn classify_read(&self, e: std::io::Error, deadline: &Deadline) -> Failure {
+        if deadline.remaining().is_err() {
+            return deadline.expired();
+        }
+        // ureq wraps its own errors (timeouts among them) in io::Error while reading a body.
+        match e
+            .get_ref()
+            .and_then(|inner| inner.downcast_ref::<ureq::Error>())
+        {
+            Some(ureq::Error::Timeout(_)) => deadline.expired(),
+            Some(inner) => Failure::new(Phase::Read, inner.to_string()),
+            None => Failure::new(Phase::Read, io_reason(&e)),
+        }
+    }
+}
+
+/// `/status`, or `the document` for the empty pointer.
+fn shown(pointer: &str) -> &str {
+    if pointer.is_empty() {
+        "the document"
+    } else {
+        pointer
+    }
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    needle.is_empty() || haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+/// `Name: value` from `-H`, validated as an HTTP header.
+fn parse_header(text: &str) -> Result<(HeaderName, HeaderValue), Misconfig> {
+    let (name, value) = text
+        .split_once(':')
+        .ok_or_else(|| Misconfig(format!("--header: \"{text}\" must be NAME: VALUE")))?;
+    let name = HeaderName::from_bytes(name.trim().as_bytes())
+        .map_err(|_| Misconfig(format!("--header: invalid header name \"{}\"", name.trim())))?;
+    let value = HeaderValue::from_str(value.trim()).map_err(|_| {
+        Misconfig(format!(
+            "--header: invalid value for {name} (control characters?)"
+        ))
+    })?;
+    Ok((name, value))
+}
+
+/// `Authorization: Basic ...` from the `USER:PASS` held in environment variable `var`.
+fn basic_auth_from_env(var: &str) -> Result<HeaderValue, Misconfig> {
+    let creds = std::env::var(var).map_err(|_| {
+        Misconfig(format!(
+            "--basic-auth-env: environment variable {var} is not set (or not UTF-8)"
+        ))
+    })?;
+    if !creds.contains(':') {
+        return Err(Misconfig(format!(
+            "--basic-auth-env: {var} must hold USER:PASS"
+        )));
+    }
+    let mut value = HeaderValue::from_str(&format!("Basic {}", base64(creds.as_bytes())))
+        .map_err(|_| Misconfig(format!("--basic-auth-env: {var} holds an invalid value")))?;
+    value.set_sensitive(true);
+    Ok(value)
+}
+
+/// Standard base64 with padding (RFC 4648), for basic auth.
+fn base64(data: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
+    for chunk in data.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(char::from(ALPHABET[(n >> (18 - 6 * i) & 63) as usize]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
 }
 
 /// `8080`, `:8080/healthz` and `localhost:8080/x` mean plain HTTP on that host and port.
@@ -114,71 +506,6 @@ fn expand_url(text: &str) -> String {
         format!("http://127.0.0.1{text}")
     } else {
         format!("http://{text}")
-    }
-}
-
-/// Turns a ureq error into a failure named by the phase it happened in.
-fn classify(e: ureq::Error, addrs: &[SocketAddr], deadline: &Deadline) -> Failure {
-    let phase = deadline::phase();
-    let tried = || {
-        addrs
-            .iter()
-            .map(ToString::to_string)
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
-    match e {
-        ureq::Error::Timeout(_) => deadline.expired(),
-        ureq::Error::Io(io)
-            if deadline.remaining().is_err() && io.kind() == std::io::ErrorKind::TimedOut =>
-        {
-            deadline.expired()
-        }
-        // rustls reports handshake failures through the transport's io::Error.
-        ureq::Error::Io(io) if io.get_ref().is_some_and(|e| e.is::<rustls::Error>()) => {
-            let tls = io.get_ref().and_then(|e| e.downcast_ref::<rustls::Error>());
-            Failure::new(
-                Phase::Tls,
-                tls.map(tls_reason).unwrap_or_else(|| io.to_string()),
-            )
-        }
-        ureq::Error::Io(io) if phase == Phase::Connect => {
-            Failure::new(Phase::Connect, format!("{} ({})", io_reason(&io), tried()))
-        }
-        ureq::Error::Io(io) => Failure::new(phase, io_reason(&io)),
-        ureq::Error::HostNotFound => Failure::new(Phase::Resolve, "host not found"),
-        ureq::Error::Rustls(tls) => Failure::new(Phase::Tls, tls_reason(&tls)),
-        ureq::Error::Tls(what) => Failure::new(Phase::Tls, what),
-        ureq::Error::Protocol(p) => Failure::new(phase, format!("not a valid HTTP response: {p}")),
-        other => Failure::new(phase, other.to_string()),
-    }
-}
-
-/// Certificate problems in words that say what to fix.
-fn tls_reason(e: &rustls::Error) -> String {
-    use rustls::{CertificateError, Error};
-    match e {
-        Error::InvalidCertificate(CertificateError::UnknownIssuer) => {
-            "certificate signed by an unknown authority".into()
-        }
-        Error::InvalidCertificate(CertificateError::NotValidForName)
-        | Error::InvalidCertificate(CertificateError::NotValidForNameContext { .. }) => {
-            "certificate not valid for this host name".into()
-        }
-        Error::InvalidCertificate(CertificateError::Expired)
-        | Error::InvalidCertificate(CertificateError::ExpiredContext { .. }) => {
-            "certificate expired".into()
-        }
-        Error::InvalidCertificate(CertificateError::Other(o))
-            if format!("{o:?}").contains("CaUsedAsEndEntity") =>
-        {
-            "self-signed certificate (a CA certificate used as the server's own) is not trusted"
-                .into()
-        }
-        Error::InvalidMessage(_) => {
-            "the server did not answer in TLS (plain HTTP on an https:// URL?)".into()
-        }
-        other => other.to_string(),
     }
 }
 
@@ -201,16 +528,21 @@ impl Resolver for KnownAddrs {
         let host = uri.host().unwrap_or_default();
         let https = uri.scheme_str() == Some("https");
         let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
-        let fresh;
-        let addrs: &[SocketAddr] = if host == self.host && port == self.port {
-            &self.addrs
-        } else {
-            fresh = resolve::resolve(host, port).map_err(|_| ureq::Error::HostNotFound)?;
-            &fresh
-        };
         let mut out = self.empty();
-        for addr in addrs.iter().take(16) {
-            out.push(*addr);
+        if host == self.host && port == self.port {
+            if self.addrs.is_empty() {
+                // Unix socket: ureq wants an address, the unix connector ignores it.
+                out.push(SocketAddr::from(([127, 0, 0, 1], port)));
+            }
+            for addr in self.addrs.iter().take(16) {
+                out.push(*addr);
+            }
+        } else {
+            deadline::set_phase(Phase::Resolve);
+            let fresh = resolve::resolve(host, port).map_err(|_| ureq::Error::HostNotFound)?;
+            for addr in fresh.iter().take(16) {
+                out.push(*addr);
+            }
         }
         if out.is_empty() {
             return Err(ureq::Error::HostNotFound);
@@ -236,6 +568,85 @@ impl<In: Transport> Connector<In> for PhaseMark {
     }
 }
 
+/// TLS for https:// URLs only (None for plain http, where no TLS configuration is built).
+#[derive(Debug)]
+struct OptionalTls(Option<tls::UreqTls>);
+
+impl<In: Transport> Connector<In> for OptionalTls {
+    type Out = ureq::unversioned::transport::Either<In, tls::TlsTransport>;
+
+    fn connect(
+        &self,
+        details: &ConnectionDetails,
+        chained: Option<In>,
+    ) -> Result<Option<Self::Out>, ureq::Error> {
+        match &self.0 {
+            Some(layer) => layer.connect(details, chained),
+            None => Ok(chained.map(ureq::unversioned::transport::Either::A)),
+        }
+    }
+}
+
+/// `--unix-socket`: connects to a unix domain socket instead of TCP (the TCP connector then
+/// passes this transport through untouched).
+#[derive(Debug)]
+struct UnixConnector(Option<PathBuf>);
+
+impl Connector<()> for UnixConnector {
+    type Out = UnixTransport;
+
+    fn connect(
+        &self,
+        details: &ConnectionDetails,
+        _chained: Option<()>,
+    ) -> Result<Option<UnixTransport>, ureq::Error> {
+        let Some(path) = &self.0 else {
+            return Ok(None);
+        };
+        let stream = UnixStream::connect(path)?;
+        let buffers = LazyBuffers::new(
+            details.config.input_buffer_size(),
+            details.config.output_buffer_size(),
+        );
+        Ok(Some(UnixTransport { stream, buffers }))
+    }
+}
+
+/// HTTP over a connected unix domain socket.
+#[derive(Debug)]
+struct UnixTransport {
+    stream: UnixStream,
+    buffers: LazyBuffers,
+}
+
+impl Transport for UnixTransport {
+    fn buffers(&mut self) -> &mut dyn Buffers {
+        &mut self.buffers
+    }
+
+    fn transmit_output(&mut self, amount: usize, timeout: NextTimeout) -> Result<(), ureq::Error> {
+        self.stream
+            .set_write_timeout(timeout.not_zero().map(|t| *t))?;
+        let output = &self.buffers.output()[..amount];
+        self.stream.write_all(output)?;
+        Ok(())
+    }
+
+    fn await_input(&mut self, timeout: NextTimeout) -> Result<bool, ureq::Error> {
+        self.stream
+            .set_read_timeout(timeout.not_zero().map(|t| *t))?;
+        let input = self.buffers.input_append_buf();
+        let amount = self.stream.read(input)?;
+        self.buffers.input_appended(amount);
+        Ok(amount > 0)
+    }
+
+    fn is_open(&mut self) -> bool {
+        // One request per run: never offer the connection for reuse.
+        false
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -249,5 +660,34 @@ mod tests {
             "http://localhost:8080/healthz"
         );
         assert_eq!(expand_url("https://example.com/"), "https://example.com/");
+    }
+
+    #[test]
+    fn status_sets_parse_lists_and_ranges() {
+        let set = StatusSet::parse("200,204, 300-399").expect("valid");
+        assert!(set.contains(204) && set.contains(302) && !set.contains(201));
+        assert_eq!(set.to_string(), "200,204,300-399");
+        for bad in ["", "abc", "99", "600", "300-200", "200-", "2OO", "200,,204"] {
+            assert!(StatusSet::parse(bad).is_err(), "{bad}");
+        }
+        assert_eq!(StatusSet::default().to_string(), "200-399");
+    }
+
+    #[test]
+    fn headers_need_a_name_and_a_colon() {
+        assert!(parse_header("X-Probe: 1").is_ok());
+        assert!(parse_header("X-Empty:").is_ok());
+        for bad in ["NoColon", ": value", "Bad Name: x", "X: a\nb"] {
+            assert!(parse_header(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn base64_matches_rfc4648() {
+        assert_eq!(base64(b""), "");
+        assert_eq!(base64(b"f"), "Zg==");
+        assert_eq!(base64(b"fo"), "Zm8=");
+        assert_eq!(base64(b"foo"), "Zm9v");
+        assert_eq!(base64(b"user:pa55"), "dXNlcjpwYTU1");
     }
 }
