@@ -248,6 +248,10 @@ impl HttpProbe {
             })
             .http_status_as_error(false)
             .allow_non_standard_methods(true)
+            // No connection reuse, not even across redirects: a pooled connection the server
+            // has just closed would turn into a spurious "connection reset".
+            .max_idle_connections(0)
+            .max_idle_connections_per_host(0)
             // Our User-Agent goes in the request's headers (--user-agent may replace it).
             .user_agent(ureq::config::AutoHeaderValue::None)
             .timeout_global(Some(deadline.remaining()?))

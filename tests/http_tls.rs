@@ -1,0 +1,169 @@
+//! HTTPS: verification against a CA, server-name override, no-verify, mutual TLS, and the
+//! checks on PEM inputs — against Python's ssl module as the independent TLS peer.
+
+mod common;
+use common::{healthprobe, make_certs, Peer, TempDir};
+
+fn https_peer(certs: &common::Certs, client_ca: bool) -> Peer {
+    let mut args = vec![certs.cert.to_str().unwrap(), certs.key.to_str().unwrap()];
+    if client_ca {
+        args.push(certs.ca.to_str().unwrap());
+    }
+    Peer::python("https_server.py", &args)
+}
+
+#[test]
+fn a_server_signed_by_the_given_ca_is_trusted() {
+    let dir = TempDir::new("tls-ca");
+    let certs = make_certs(&dir);
+    let peer = https_peer(&certs, false);
+    let ca = certs.ca.to_str().unwrap();
+    for host in ["localhost", "127.0.0.1"] {
+        let url = format!("https://{host}:{}/", peer.port);
+        healthprobe(&["http", &url]).expect(1, "tls: certificate signed by an unknown authority");
+        healthprobe(&["http", &url, "--tls-ca-cert", ca, "--expect-body", "ok"])
+            .expect(0, "HTTP 200");
+    }
+}
+
+#[test]
+fn server_name_sets_what_is_verified() {
+    let dir = TempDir::new("tls-name");
+    let certs = make_certs(&dir);
+    let peer = https_peer(&certs, false);
+    let ca = certs.ca.to_str().unwrap();
+    let url = format!("https://127.0.0.1:{}/", peer.port);
+    healthprobe(&[
+        "http",
+        &url,
+        "--tls-ca-cert",
+        ca,
+        "--tls-server-name",
+        "localhost",
+    ])
+    .expect(0, "HTTP 200");
+    healthprobe(&[
+        "http",
+        &url,
+        "--tls-ca-cert",
+        ca,
+        "--tls-server-name",
+        "api.example.com",
+    ])
+    .expect(1, "tls: certificate not valid for name");
+}
+
+#[test]
+fn no_verify_accepts_an_unknown_certificate() {
+    let dir = TempDir::new("tls-noverify");
+    let certs = make_certs(&dir);
+    let peer = https_peer(&certs, false);
+    let url = format!("https://127.0.0.1:{}/", peer.port);
+    healthprobe(&["http", &url, "--tls-no-verify"]).expect(0, "HTTP 200");
+    healthprobe(&[
+        "http",
+        &url,
+        "--tls-no-verify",
+        "--tls-server-name",
+        "anything.example",
+    ])
+    .expect(0, "HTTP 200");
+}
+
+#[test]
+fn mutual_tls_presents_the_client_certificate() {
+    let dir = TempDir::new("tls-mtls");
+    let certs = make_certs(&dir);
+    let peer = https_peer(&certs, true);
+    let url = format!("https://localhost:{}/", peer.port);
+    let ca = certs.ca.to_str().unwrap();
+    healthprobe(&[
+        "http",
+        &url,
+        "--tls-ca-cert",
+        ca,
+        "--tls-client-cert",
+        certs.client_cert.to_str().unwrap(),
+        "--tls-client-key",
+        certs.client_key.to_str().unwrap(),
+        "--expect-body",
+        "client=healthprobe",
+    ])
+    .expect(0, "HTTP 200");
+    let run = healthprobe(&["http", &url, "--tls-ca-cert", ca]);
+    run.expect(1, "tls: the server requires a client certificate");
+}
+
+#[test]
+fn pem_inputs_are_checked_before_any_io() {
+    let dir = TempDir::new("tls-pem");
+    let certs = make_certs(&dir);
+    std::fs::write(dir.join("empty.pem"), "").unwrap();
+    std::fs::write(dir.join("garbage.pem"), "not a certificate\n").unwrap();
+    let pem = std::fs::read_to_string(&certs.ca).unwrap();
+    std::fs::write(dir.join("truncated.pem"), &pem[..pem.len() / 2]).unwrap();
+    let url = "https://127.0.0.1:9/";
+    let p = |name: &str| dir.join(name).to_str().unwrap().to_string();
+    let cases: Vec<(Vec<String>, &str)> = vec![
+        (
+            vec!["--tls-ca-cert".into(), p("missing.pem")],
+            "--tls-ca-cert: cannot read",
+        ),
+        (
+            vec!["--tls-ca-cert".into(), p("empty.pem")],
+            "--tls-ca-cert: no CERTIFICATE",
+        ),
+        (
+            vec!["--tls-ca-cert".into(), p("garbage.pem")],
+            "--tls-ca-cert: no CERTIFICATE",
+        ),
+        (
+            vec!["--tls-ca-cert".into(), p("truncated.pem")],
+            "--tls-ca-cert",
+        ),
+        (
+            vec!["--tls-ca-cert".into(), dir.0.to_str().unwrap().into()],
+            "is a directory",
+        ),
+        (
+            vec!["--tls-client-cert".into(), p("client.pem")],
+            "--tls-client-key",
+        ),
+        (
+            vec![
+                "--tls-client-cert".into(),
+                p("client.pem"),
+                "--tls-client-key".into(),
+                p("ca.pem"),
+            ],
+            "--tls-client-key: no private key",
+        ),
+        (
+            vec![
+                "--tls-client-cert".into(),
+                p("client.pem"),
+                "--tls-client-key".into(),
+                p("server.key"),
+            ],
+            "TLS settings",
+        ),
+        (
+            vec![
+                "--tls-ca-cert".into(),
+                p("ca.pem"),
+                "--tls-no-verify".into(),
+            ],
+            "--tls-no-verify",
+        ),
+        (
+            vec!["--tls-server-name".into(), "bad name!".into()],
+            "--tls-server-name",
+        ),
+    ];
+    for (flags, fragment) in cases {
+        let mut args = vec!["http".to_string(), url.to_string()];
+        args.extend(flags);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        healthprobe(&args).expect(64, fragment);
+    }
+}

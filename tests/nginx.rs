@@ -1,0 +1,185 @@
+//! nginx (Debian `nginx-light`) as an independent HTTP/HTTPS peer, and as a gRPC proxy
+//! (`grpc_pass`) in front of the Python health server — the sidecar layout of an ECS task
+//! behind an NLB. Skipped, with the reason printed, only when nginx is not installed.
+
+mod common;
+use common::{healthprobe, make_certs, Peer, TempDir};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+struct Nginx {
+    child: Child,
+    http: u16,
+    https: u16,
+    grpc: u16,
+    /// The CA that signed nginx's certificate (inside `_dir`).
+    ca: PathBuf,
+    _dir: TempDir,
+}
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn nginx_binary() -> Option<PathBuf> {
+    ["/usr/sbin/nginx", "/usr/bin/nginx"]
+        .iter()
+        .map(PathBuf::from)
+        .find(|p| p.exists())
+}
+
+/// A port the OS just handed out; nginx cannot take an already-bound socket, so it is
+/// released and given to nginx (start() retries if another process takes it meanwhile).
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn start(grpc_upstream: u16) -> Option<Nginx> {
+    let Some(bin) = nginx_binary() else {
+        eprintln!("skipped: nginx is not installed (apt-get install nginx-light; .ci/run does)");
+        return None;
+    };
+    for _attempt in 0..5 {
+        let dir = TempDir::new("nginx");
+        let certs = make_certs(&dir);
+        let (http, https, grpc) = (free_port(), free_port(), free_port());
+        let d = dir.0.display();
+        let conf = format!(
+            r#"daemon off; master_process off; pid {d}/nginx.pid; error_log {d}/error.log;
+events {{ worker_connections 64; }}
+http {{
+  access_log off;
+  client_body_temp_path {d}/body; proxy_temp_path {d}/proxy; fastcgi_temp_path {d}/fastcgi;
+  uwsgi_temp_path {d}/uwsgi; scgi_temp_path {d}/scgi;
+  server {{
+    listen 127.0.0.1:{http};
+    location = /healthz {{ return 200 "ok\n"; }}
+    location = /down {{ return 503 "down\n"; }}
+    location = /json {{ default_type application/json; return 200 '{{"status":"UP","db":{{"status":"DOWN"}}}}'; }}
+    location = /moved {{ return 302 /healthz; }}
+  }}
+  server {{
+    listen 127.0.0.1:{https} ssl;
+    ssl_certificate {cert}; ssl_certificate_key {key};
+    location / {{ return 200 "secure\n"; }}
+  }}
+  server {{
+    listen 127.0.0.1:{grpc} http2;
+    location / {{ grpc_pass grpc://127.0.0.1:{grpc_upstream}; }}
+  }}
+}}
+"#,
+            cert = certs.cert.display(),
+            key = certs.key.display(),
+        );
+        std::fs::write(dir.join("nginx.conf"), conf).unwrap();
+        let mut child = Command::new(&bin)
+            .arg("-p")
+            .arg(&dir.0)
+            .arg("-c")
+            .arg(dir.join("nginx.conf"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start nginx");
+        if wait_listening(&mut child, &[http, https, grpc]) {
+            return Some(Nginx {
+                child,
+                http,
+                https,
+                grpc,
+                ca: certs.ca,
+                _dir: dir,
+            });
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        eprintln!(
+            "nginx did not start: {}",
+            std::fs::read_to_string(dir.join("error.log")).unwrap_or_default()
+        );
+    }
+    panic!("nginx failed to start five times");
+}
+
+/// Waits (at most 10 s) until nginx accepts on every port, or has exited.
+fn wait_listening(child: &mut Child, ports: &[u16]) -> bool {
+    let until = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < until {
+        if let Ok(Some(_)) = child.try_wait() {
+            return false;
+        }
+        if ports
+            .iter()
+            .all(|p| TcpStream::connect(("127.0.0.1", *p)).is_ok())
+        {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    false
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+#[test]
+fn nginx_as_http_https_and_grpc_peer() {
+    let upstream = Peer::python(
+        "grpc_health_server.py",
+        &["--set", "=SERVING", "--set", "down=NOT_SERVING"],
+    );
+    let Some(nginx) = start(upstream.port) else {
+        return;
+    };
+    let base = format!("http://127.0.0.1:{}", nginx.http);
+    healthprobe(&["http", &format!("{base}/healthz"), "--expect-body", "ok"]).expect(0, "HTTP 200");
+    healthprobe(&["http", &format!("{base}/down")]).expect(1, "HTTP 503 (expected 200-399)");
+    healthprobe(&[
+        "http",
+        &format!("{base}/json"),
+        "--expect-json",
+        "/status=UP",
+    ])
+    .expect(0, "HTTP 200");
+    healthprobe(&[
+        "http",
+        &format!("{base}/json"),
+        "--expect-json",
+        "/db/status=UP",
+    ])
+    .expect(1, "/db/status was \"DOWN\", expected \"UP\"");
+    healthprobe(&["http", &format!("{base}/moved")]).expect(0, "HTTP 302");
+    healthprobe(&["http", &format!("{base}/moved"), "--follow-redirects"])
+        .expect(0, "HTTP 200 from");
+    healthprobe(&["http", &format!("{base}/nope")]).expect(1, "HTTP 404");
+
+    let https = format!("https://localhost:{}/", nginx.https);
+    healthprobe(&["http", &https]).expect(1, "tls: certificate signed by an unknown authority");
+    healthprobe(&[
+        "http",
+        &https,
+        "--tls-ca-cert",
+        s(&nginx.ca),
+        "--expect-body",
+        "secure",
+    ])
+    .expect(0, "HTTP 200");
+    // nginx answers a TLS handshake on its plain port with a 400: a TLS failure, not health.
+    healthprobe(&["http", &format!("https://127.0.0.1:{}/", nginx.http)]).expect(1, "tls:");
+
+    let grpc = format!("127.0.0.1:{}", nginx.grpc);
+    healthprobe(&["grpc", &grpc]).expect(0, "SERVING");
+    healthprobe(&["grpc", &grpc, "--service", "down"]).expect(1, "service \"down\" is NOT_SERVING");
+}
