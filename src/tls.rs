@@ -82,6 +82,11 @@ impl Tls {
         self.ca.is_some() || self.client.is_some() || self.server_name.is_some() || self.no_verify
     }
 
+    /// Whether a client certificate will be presented.
+    pub fn has_client_cert(&self) -> bool {
+        self.client.is_some()
+    }
+
     /// `--tls-server-name`, when given.
     pub fn server_name_override(&self) -> Option<ServerName<'static>> {
         self.server_name.clone()

@@ -204,7 +204,7 @@ impl GrpcProbe {
                     ));
                     continue;
                 }
-                Err(status) => return Err(rpc_failure(&status, service, deadline)),
+                Err(status) => return Err(self.rpc_failure(&status, service, deadline)),
             };
             deadline::set_phase(Phase::Check);
             let status = response.into_inner().status;
@@ -229,6 +229,48 @@ impl GrpcProbe {
                     .join(", ")
             ),
         })
+    }
+
+    /// A non-OK gRPC status for the Check call, in words that say what is wrong.
+    fn rpc_failure(&self, status: &tonic::Status, service: &str, deadline: &Deadline) -> Failure {
+        let code = status.code();
+        match code {
+            Code::NotFound => Failure::new(
+                Phase::Rpc,
+                format!("unknown service \"{service}\" (NOT_FOUND)"),
+            ),
+            Code::Unimplemented => Failure::new(
+                Phase::Rpc,
+                "server does not implement grpc.health.v1.Health (UNIMPLEMENTED)",
+            ),
+            Code::DeadlineExceeded => deadline.expired(),
+            Code::Cancelled if deadline.remaining().is_err() => deadline.expired(),
+            // The connection broke under HTTP/2: the peer speaks something else, or (over TLS
+            // 1.3, where the server judges the client certificate after the handshake) it
+            // rejected us. Say which explanations fit what was asked.
+            Code::Unknown | Code::Internal | Code::Unavailable | Code::Cancelled
+                if is_h2_failure(status) =>
+            {
+                let hint = match &self.tls {
+                    None => "not a gRPC server: an HTTP/1.1 server, or one that expects TLS (--tls)?",
+                    Some(tls) if tls.has_client_cert() => "did the server reject the client certificate?",
+                    Some(_) => "does the server require a client certificate (--tls-client-cert/--tls-client-key)?",
+                };
+                Failure::new(
+                    Phase::Rpc,
+                    format!("the connection broke during the HTTP/2 exchange ({hint})"),
+                )
+            }
+            _ => {
+                let msg = status.message();
+                let msg = if msg.is_empty() {
+                    String::new()
+                } else {
+                    format!(": {msg}")
+                };
+                Failure::new(Phase::Rpc, format!("{}{msg}", code_name(code)))
+            }
+        }
     }
 
     /// A failed channel setup: refused, unreachable, TLS, or out of time.
@@ -334,38 +376,6 @@ fn who(service: &str) -> String {
         "server".into()
     } else {
         format!("service \"{service}\"")
-    }
-}
-
-/// A non-OK gRPC status for the Check call, in words that say what is wrong.
-fn rpc_failure(status: &tonic::Status, service: &str, deadline: &Deadline) -> Failure {
-    let code = status.code();
-    match code {
-        Code::NotFound => Failure::new(
-            Phase::Rpc,
-            format!("unknown service \"{service}\" (NOT_FOUND)"),
-        ),
-        Code::Unimplemented => Failure::new(
-            Phase::Rpc,
-            "server does not implement grpc.health.v1.Health (UNIMPLEMENTED)",
-        ),
-        Code::DeadlineExceeded => deadline.expired(),
-        Code::Cancelled if deadline.remaining().is_err() => deadline.expired(),
-        Code::Unknown | Code::Internal | Code::Unavailable if is_h2_failure(status) => {
-            Failure::new(
-                Phase::Rpc,
-                "not a gRPC server: the HTTP/2 exchange failed (an HTTP/1.1 server on this port?)",
-            )
-        }
-        _ => {
-            let msg = status.message();
-            let msg = if msg.is_empty() {
-                String::new()
-            } else {
-                format!(": {msg}")
-            };
-            Failure::new(Phase::Rpc, format!("{}{msg}", code_name(code)))
-        }
     }
 }
 

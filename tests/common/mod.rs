@@ -228,7 +228,7 @@ impl Peer {
             .join("tests/peers")
             .join(script);
         let mut cmd = Command::new(python());
-        cmd.arg(path).args(args);
+        cmd.arg(path).args(args).env("GRPC_VERBOSITY", "ERROR");
         Peer::spawn(cmd)
     }
 

@@ -1,8 +1,14 @@
 """An independent gRPC health server for healthprobe's tests (Python grpcio + grpcio-health-checking).
 
-Binds 127.0.0.1:0, prints the chosen port on one line, serves until stdin closes.
-Statuses: `--set NAME=STATUS` (repeatable; STATUS is SERVING, NOT_SERVING, SERVICE_UNKNOWN or UNKNOWN;
-NAME may be empty for the whole server). `--no-health` serves no health service at all.
+Binds 127.0.0.1:0 (or --unix PATH), prints the chosen port (0 for unix) on one line, and serves
+until stdin closes.
+  --set NAME=STATUS        serving status of a service (SERVING, NOT_SERVING, SERVICE_UNKNOWN,
+                           UNKNOWN; NAME may be empty for the whole server); repeatable
+  --no-health              serve no health service at all
+  --fail CODE              answer every Check with this gRPC status code (e.g. RESOURCE_EXHAUSTED)
+  --require KEY=VALUE      answer PERMISSION_DENIED unless the metadata has KEY=VALUE exactly;
+                           repeatable (`user-agent^=x` checks a prefix)
+  --tls CERT KEY           serve TLS; --client-ca CA additionally requires client certificates
 """
 
 import argparse
@@ -13,22 +19,56 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 
+class StrictHealth(health.HealthServicer):
+    def __init__(self, fail, require):
+        super().__init__()
+        self._fail = fail
+        self._require = require
+
+    def Check(self, request, context):
+        metadata = dict(context.invocation_metadata())
+        for key, value in self._require:
+            if key.endswith("^"):
+                ok = metadata.get(key[:-1], "").startswith(value)
+            else:
+                ok = metadata.get(key) == value
+            if not ok:
+                context.abort(grpc.StatusCode.PERMISSION_DENIED, f"missing metadata {key}={value}: got {metadata}")
+        if self._fail:
+            context.abort(getattr(grpc.StatusCode, self._fail), "shedding load")
+        return super().Check(request, context)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--set", action="append", default=[], metavar="NAME=STATUS")
     parser.add_argument("--no-health", action="store_true")
+    parser.add_argument("--fail")
+    parser.add_argument("--require", action="append", default=[], metavar="KEY=VALUE")
+    parser.add_argument("--tls", nargs=2, metavar=("CERT", "KEY"))
+    parser.add_argument("--client-ca")
+    parser.add_argument("--unix")
     args = parser.parse_args()
 
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
     if not args.no_health:
-        servicer = health.HealthServicer()
+        require = [tuple(r.split("=", 1)) for r in args.require]
+        servicer = StrictHealth(args.fail, require)
         for item in args.set:
             name, _, status = item.partition("=")
             servicer.set(name, health_pb2.HealthCheckResponse.ServingStatus.Value(status))
         health_pb2_grpc.add_HealthServicer_to_server(servicer, server)
-    port = server.add_insecure_port("127.0.0.1:0")
+    address = f"unix:{args.unix}" if args.unix else "127.0.0.1:0"
+    if args.tls:
+        cert, key = (open(p, "rb").read() for p in args.tls)
+        client_ca = open(args.client_ca, "rb").read() if args.client_ca else None
+        creds = grpc.ssl_server_credentials([(key, cert)], root_certificates=client_ca,
+                                            require_client_auth=client_ca is not None)
+        port = server.add_secure_port(address, creds)
+    else:
+        port = server.add_insecure_port(address)
     server.start()
-    print(port, flush=True)
+    print(0 if args.unix else port, flush=True)
     sys.stdin.read()
     server.stop(grace=None)
 
