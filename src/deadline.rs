@@ -76,8 +76,9 @@ impl Deadline {
 
     /// Starts the watchdog: shortly after the deadline it prints the timeout line for
     /// `target` and exits the process, unless main has reported first.
-    pub fn start_watchdog(&self, target: &str, output: Output) {
+    pub fn start_watchdog(&self, target: &str, output: &Output) {
         let deadline = *self;
+        let output = output.clone();
         let target = target.to_string();
         let spawned = thread::Builder::new()
             .name("watchdog".into())
@@ -93,7 +94,7 @@ impl Deadline {
                     thread::sleep(fire_at - now);
                 }
                 let failure = deadline.expired();
-                outcome::finish_from_watchdog(&Outcome::Unhealthy { target, failure }, output);
+                outcome::finish_from_watchdog(&Outcome::Unhealthy { target, failure }, &output);
             });
         // Without a watchdog the probes' own timeouts still bound every step but name
         // resolution; refusing to run would be worse than that small risk.

@@ -1,9 +1,11 @@
 //! healthprobe: check one service once; the exit code says whether it is healthy.
 //!
-//! `main` only wires the pieces: parse ([`cli`]) -> build the probe ([`probe`], no I/O)
-//! -> run it under one deadline ([`deadline`]) -> print one line and exit ([`outcome`]).
+//! `main` only wires the pieces: parse ([`cli`], or [`compat`] when invoked as
+//! grpc_health_probe) -> build the probe ([`probe`], no I/O) -> run it under one deadline
+//! ([`deadline`]) -> print one line and exit ([`outcome`]).
 
 mod cli;
+mod compat;
 mod deadline;
 mod duration;
 mod json;
@@ -13,26 +15,101 @@ mod resolve;
 mod tls;
 
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Instant;
 
-use outcome::{Outcome, Output};
+use deadline::Deadline;
+use outcome::{Misconfig, Outcome, Output};
+use probe::Probe;
 
 fn main() -> ExitCode {
     let start = Instant::now();
     outcome::install_panic_hook();
-    let cli = match cli::parse(std::env::args_os()) {
+    let argv: Vec<_> = std::env::args_os().collect();
+    if argv
+        .first()
+        .is_some_and(compat::invoked_as_grpc_health_probe)
+    {
+        return grpc_health_probe(start, &argv[1..]);
+    }
+    let cli = match cli::parse(argv) {
         cli::Parsed::Run(cli) => cli,
         cli::Parsed::Exit => return ExitCode::SUCCESS,
         cli::Parsed::Misconfigured(m) => {
-            return outcome::finish(&Outcome::Misconfigured(m), Output::default())
+            return outcome::finish(&Outcome::Misconfigured(m), &Output::default())
         }
     };
-    let output = Output { quiet: cli.quiet };
-    let probe = match probe::Probe::new(cli.probe) {
+    let output = Output {
+        quiet: cli.quiet,
+        compat: None,
+    };
+    run(
+        Probe::new(cli.probe),
+        Deadline::new(start, cli.timeout),
+        &output,
+    )
+}
+
+/// Compatibility mode: grpc-health-probe's flags, messages and exit codes.
+fn grpc_health_probe(start: Instant, args: &[std::ffi::OsString]) -> ExitCode {
+    let args: Vec<String> = args
+        .iter()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    match compat::parse(&args) {
+        compat::Parsed::Print(text) => {
+            print!("{text}");
+            ExitCode::SUCCESS
+        }
+        compat::Parsed::Invalid(message) => {
+            let style = compat::Style {
+                addr: String::new(),
+                connect_timeout: std::time::Duration::ZERO,
+                rpc_timeout: std::time::Duration::ZERO,
+            };
+            let output = Output {
+                quiet: false,
+                compat: Some(Arc::new(style)),
+            };
+            outcome::finish(&Outcome::Misconfigured(Misconfig(message)), &output)
+        }
+        compat::Parsed::Run {
+            args,
+            style,
+            verbose,
+        } => {
+            if verbose {
+                eprintln!("parsed options:");
+                eprintln!(
+                    "> addr={} conn_timeout={} rpc_timeout={}",
+                    style.addr,
+                    duration::human(style.connect_timeout),
+                    duration::human(style.rpc_timeout)
+                );
+                eprintln!("> tls={}", args.tls);
+            }
+            let deadline = Deadline::new(start, style.connect_timeout + style.rpc_timeout);
+            let probe = probe::grpc::GrpcProbe::new(*args).map(|p| {
+                Probe::Grpc(p.with_phase_timeouts(style.connect_timeout, style.rpc_timeout))
+            });
+            run(
+                probe,
+                deadline,
+                &Output {
+                    quiet: false,
+                    compat: Some(Arc::new(style)),
+                },
+            )
+        }
+    }
+}
+
+/// Runs a built probe under `deadline` and reports it.
+fn run(probe: Result<Probe, Misconfig>, deadline: Deadline, output: &Output) -> ExitCode {
+    let probe = match probe {
         Ok(probe) => probe,
         Err(m) => return outcome::finish(&Outcome::Misconfigured(m), output),
     };
-    let deadline = deadline::Deadline::new(start, cli.timeout);
     deadline.start_watchdog(probe.target(), output);
     let target = probe.target().to_string();
     let outcome = match probe.run(&deadline) {

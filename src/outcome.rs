@@ -9,9 +9,10 @@ use std::fmt;
 use std::io::Write;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
-use crate::duration;
+use crate::{compat, duration};
 
 /// The target answered as required.
 pub const EXIT_HEALTHY: u8 = 0;
@@ -63,6 +64,9 @@ pub struct Failure {
     pub reason: String,
     /// Whether the deadline ran out (printed as `timed out after 3s (phase)`).
     pub timed_out: bool,
+    /// The gRPC serving status that was not SERVING (`NOT_SERVING` ...), for the
+    /// grpc-health-probe compatible message.
+    pub serving_status: Option<String>,
 }
 
 impl Failure {
@@ -72,6 +76,7 @@ impl Failure {
             phase,
             reason: reason.into(),
             timed_out: false,
+            serving_status: None,
         }
     }
 
@@ -86,6 +91,7 @@ impl Failure {
             phase,
             reason: format!("timed out after {}", duration::human(total)),
             timed_out: true,
+            serving_status: None,
         }
     }
 }
@@ -128,10 +134,12 @@ pub enum Outcome {
 }
 
 /// Printing options that apply to every probe.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct Output {
     /// Print nothing when healthy.
     pub quiet: bool,
+    /// Word the line and choose the exit code as grpc-health-probe does.
+    pub compat: Option<Arc<compat::Style>>,
 }
 
 /// Set by whoever prints the run's line first: main, the watchdog or the panic hook.
@@ -142,7 +150,7 @@ static REPORTED: AtomicBool = AtomicBool::new(false);
 /// If another thread (the deadline watchdog) already reported, this thread must not print a
 /// second line or race it to a different exit code, so it waits for that thread to exit the
 /// process.
-pub fn finish(outcome: &Outcome, output: Output) -> ExitCode {
+pub fn finish(outcome: &Outcome, output: &Output) -> ExitCode {
     if REPORTED.swap(true, Ordering::SeqCst) {
         loop {
             std::thread::park();
@@ -151,8 +159,14 @@ pub fn finish(outcome: &Outcome, output: Output) -> ExitCode {
     ExitCode::from(print(outcome, output))
 }
 
-fn print(outcome: &Outcome, output: Output) -> u8 {
+fn print(outcome: &Outcome, output: &Output) -> u8 {
     // Write errors (a closed stdout) are ignored: the exit code still carries the verdict.
+    if let Some(style) = &output.compat {
+        // grpc-health-probe logs every line, success included, to stderr.
+        let (line, code) = compat::render(outcome, style);
+        let _ = writeln!(std::io::stderr().lock(), "{line}");
+        return code;
+    }
     match outcome {
         Outcome::Healthy {
             target,
@@ -182,7 +196,7 @@ fn print(outcome: &Outcome, output: Output) -> u8 {
 /// Reports `outcome` from a thread other than main and ends the process at once.
 ///
 /// Used by the watchdog when the deadline passes; does nothing if main already reported.
-pub fn finish_from_watchdog(outcome: &Outcome, output: Output) {
+pub fn finish_from_watchdog(outcome: &Outcome, output: &Output) {
     if REPORTED.swap(true, Ordering::SeqCst) {
         return;
     }

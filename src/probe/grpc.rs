@@ -58,6 +58,9 @@ pub struct GrpcProbe {
     )>,
     user_agent: String,
     alive_on: Vec<Code>,
+    /// Separate limits for connecting and for the RPC (grpc-health-probe's
+    /// -connect-timeout/-rpc-timeout); None: both share the run's deadline.
+    phase_timeouts: Option<(Duration, Duration)>,
 }
 
 impl GrpcProbe {
@@ -122,6 +125,30 @@ impl GrpcProbe {
             metadata,
             user_agent,
             alive_on: args.alive_on,
+            phase_timeouts: None,
+        })
+    }
+
+    /// Gives connecting and the RPC limits of their own, within the run's deadline.
+    pub fn with_phase_timeouts(mut self, connect: Duration, rpc: Duration) -> Self {
+        self.phase_timeouts = Some((connect, rpc));
+        self
+    }
+
+    /// Time allowed for the next step: what is left of the deadline, capped by the step's own
+    /// limit; and the failure to report when that limit (not the deadline) runs out.
+    fn step_budget(
+        &self,
+        deadline: &Deadline,
+        phase: Phase,
+    ) -> Result<(Duration, Failure), Failure> {
+        let left = deadline.remaining()?;
+        Ok(match (self.phase_timeouts, phase) {
+            (Some((connect, _)), Phase::Connect) if connect < left => {
+                (connect, Failure::timeout(phase, connect))
+            }
+            (Some((_, rpc)), Phase::Rpc) if rpc < left => (rpc, Failure::timeout(phase, rpc)),
+            _ => (left, deadline.expired()),
         })
     }
 
@@ -178,10 +205,18 @@ impl GrpcProbe {
             deadline: *deadline,
             tls,
         };
-        let channel = endpoint
-            .connect_with_connector(connector)
-            .await
-            .map_err(|e| self.connect_failure(&e, &addrs, deadline))?;
+        let (budget, timed_out) = self.step_budget(deadline, Phase::Connect)?;
+        let channel =
+            match tokio::time::timeout(budget, endpoint.connect_with_connector(connector)).await {
+                Ok(Ok(channel)) => channel,
+                Ok(Err(e)) => return Err(self.connect_failure(&e, &addrs, deadline)),
+                Err(_) => {
+                    return Err(Failure {
+                        phase: deadline::phase(),
+                        ..timed_out
+                    })
+                }
+            };
         let mut client = HealthClient::new(channel);
 
         let mut alive = Vec::new();
@@ -190,12 +225,25 @@ impl GrpcProbe {
             let mut request = tonic::Request::new(HealthCheckRequest {
                 service: service.clone(),
             });
-            request.set_timeout(deadline.remaining()?);
+            let (budget, timed_out) = self.step_budget(deadline, Phase::Rpc)?;
+            request.set_timeout(budget);
             for (k, v) in &self.metadata {
                 request.metadata_mut().append(k.clone(), v.clone());
             }
-            let response = match client.check(request).await {
+            let rpc_start = std::time::Instant::now();
+            let answer = match tokio::time::timeout(budget, client.check(request)).await {
+                Ok(answer) => answer,
+                Err(_) => return Err(timed_out),
+            };
+            let response = match answer {
                 Ok(response) => response,
+                // Out of time, however it surfaced: the server's DEADLINE_EXCEEDED, or tonic's
+                // own enforcement of the grpc-timeout it sent (CANCELLED "Timeout expired").
+                Err(status)
+                    if status.code() == Code::DeadlineExceeded || rpc_start.elapsed() >= budget =>
+                {
+                    return Err(timed_out)
+                }
                 Err(status) if self.alive_on.contains(&status.code()) => {
                     alive.push(format!(
                         "{} answered {}",
@@ -212,7 +260,9 @@ impl GrpcProbe {
                 let name = ServingStatus::try_from(status)
                     .map(|s| s.as_str_name().to_string())
                     .unwrap_or_else(|_| format!("status {status}"));
-                return Err(Failure::check(format!("{} is {name}", who(service))));
+                let mut failure = Failure::check(format!("{} is {name}", who(service)));
+                failure.serving_status = Some(name);
+                return Err(failure);
             }
         }
         if !alive.is_empty() {
