@@ -243,7 +243,12 @@ pub fn reason(e: &rustls::Error) -> String {
         Error::InvalidCertificate(CertificateError::NotValidForNameContext {
             expected, ..
         }) => {
-            format!("certificate not valid for name {expected:?}")
+            let name = match expected {
+                ServerName::DnsName(dns) => dns.as_ref().to_string(),
+                ServerName::IpAddress(ip) => std::net::IpAddr::from(*ip).to_string(),
+                other => format!("{other:?}"),
+            };
+            format!("certificate not valid for name \"{name}\"")
         }
         Error::InvalidCertificate(
             CertificateError::Expired | CertificateError::ExpiredContext { .. },

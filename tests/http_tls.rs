@@ -50,7 +50,7 @@ fn server_name_sets_what_is_verified() {
         "--tls-server-name",
         "api.example.com",
     ])
-    .expect(1, "tls: certificate not valid for name");
+    .expect(1, "tls: certificate not valid for name \"api.example.com\"");
 }
 
 #[test]
