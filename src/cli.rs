@@ -38,6 +38,15 @@ pub struct Cli {
     #[arg(short, long, global = true)]
     pub quiet: bool,
 
+    /// Also append the result line, timestamped, to this file when unhealthy — e.g.
+    /// /proc/1/fd/1 so the reason reaches `docker logs` and CloudWatch. Never blocks the probe.
+    #[arg(long, global = true, value_name = "PATH")]
+    pub log_to: Option<PathBuf>,
+
+    /// With --log-to, log healthy results too.
+    #[arg(long, global = true, requires = "log_to")]
+    pub log_healthy: bool,
+
     /// The probe to run.
     #[command(subcommand)]
     pub probe: ProbeCommand,

@@ -9,6 +9,7 @@ mod compat;
 mod deadline;
 mod duration;
 mod json;
+mod log_to;
 mod outcome;
 mod probe;
 mod resolve;
@@ -42,6 +43,8 @@ fn main() -> ExitCode {
     let output = Output {
         quiet: cli.quiet,
         compat: None,
+        log_to: cli.log_to.map(Arc::new),
+        log_healthy: cli.log_healthy,
     };
     run(
         Probe::new(cli.probe),
@@ -68,8 +71,8 @@ fn grpc_health_probe(start: Instant, args: &[std::ffi::OsString]) -> ExitCode {
                 rpc_timeout: std::time::Duration::ZERO,
             };
             let output = Output {
-                quiet: false,
                 compat: Some(Arc::new(style)),
+                ..Output::default()
             };
             outcome::finish(&Outcome::Misconfigured(Misconfig(message)), &output)
         }
@@ -96,8 +99,8 @@ fn grpc_health_probe(start: Instant, args: &[std::ffi::OsString]) -> ExitCode {
                 probe,
                 deadline,
                 &Output {
-                    quiet: false,
                     compat: Some(Arc::new(style)),
+                    ..Output::default()
                 },
             )
         }

@@ -7,12 +7,13 @@
 
 use std::fmt;
 use std::io::Write;
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::{compat, duration};
+use crate::{compat, duration, log_to};
 
 /// The target answered as required.
 pub const EXIT_HEALTHY: u8 = 0;
@@ -140,6 +141,10 @@ pub struct Output {
     pub quiet: bool,
     /// Word the line and choose the exit code as grpc-health-probe does.
     pub compat: Option<Arc<compat::Style>>,
+    /// Also append failure lines (and healthy ones with `log_healthy`) to this file.
+    pub log_to: Option<Arc<PathBuf>>,
+    /// Log healthy results too.
+    pub log_healthy: bool,
 }
 
 /// Set by whoever prints the run's line first: main, the watchdog or the panic hook.
@@ -160,36 +165,62 @@ pub fn finish(outcome: &Outcome, output: &Output) -> ExitCode {
 }
 
 fn print(outcome: &Outcome, output: &Output) -> u8 {
-    // Write errors (a closed stdout) are ignored: the exit code still carries the verdict.
-    if let Some(style) = &output.compat {
-        // grpc-health-probe logs every line, success included, to stderr.
-        let (line, code) = compat::render(outcome, style);
-        let _ = writeln!(std::io::stderr().lock(), "{line}");
-        return code;
+    let (line, code) = match &output.compat {
+        Some(style) => compat::render(outcome, style),
+        None => (line(outcome), exit_code(outcome)),
+    };
+    let healthy = code == EXIT_HEALTHY;
+    if let Some(path) = output.log_to.as_deref() {
+        if !healthy || output.log_healthy {
+            if let Err(warning) = log_to::append(path, &line) {
+                let _ = writeln!(
+                    std::io::stderr().lock(),
+                    "healthprobe: --log-to {}: {warning}",
+                    path.display()
+                );
+            }
+        }
     }
+    // Write errors (a closed stdout) are ignored: the exit code still carries the verdict.
+    // grpc-health-probe logs every line, success included, to stderr.
+    if healthy && output.compat.is_none() {
+        if !output.quiet {
+            let _ = std::io::stdout()
+                .lock()
+                .write_all(format!("{line}\n").as_bytes());
+        }
+    } else {
+        let _ = std::io::stderr()
+            .lock()
+            .write_all(format!("{line}\n").as_bytes());
+    }
+    code
+}
+
+/// The one line for `outcome`, without the trailing newline.
+pub fn line(outcome: &Outcome) -> String {
     match outcome {
         Outcome::Healthy {
             target,
             detail,
             elapsed,
         } => {
-            if !output.quiet {
-                let line = format!(
-                    "healthy: {target}: {detail} in {}\n",
-                    duration::human(*elapsed)
-                );
-                let _ = std::io::stdout().lock().write_all(line.as_bytes());
-            }
-            EXIT_HEALTHY
+            format!(
+                "healthy: {target}: {detail} in {}",
+                duration::human(*elapsed)
+            )
         }
-        Outcome::Unhealthy { target, failure } => {
-            let _ = writeln!(std::io::stderr().lock(), "unhealthy: {target}: {failure}");
-            EXIT_UNHEALTHY
-        }
-        Outcome::Misconfigured(m) => {
-            let _ = writeln!(std::io::stderr().lock(), "misconfigured: {m}");
-            EXIT_MISCONFIGURED
-        }
+        Outcome::Unhealthy { target, failure } => format!("unhealthy: {target}: {failure}"),
+        Outcome::Misconfigured(m) => format!("misconfigured: {m}"),
+    }
+}
+
+/// The exit code of the contract for `outcome`.
+pub fn exit_code(outcome: &Outcome) -> u8 {
+    match outcome {
+        Outcome::Healthy { .. } => EXIT_HEALTHY,
+        Outcome::Unhealthy { .. } => EXIT_UNHEALTHY,
+        Outcome::Misconfigured(_) => EXIT_MISCONFIGURED,
     }
 }
 

@@ -1,0 +1,126 @@
+//! `--log-to`: the result line copied, timestamped, to a file or another process's output —
+//! and never blocking or changing the verdict, whatever the path is.
+
+mod common;
+use common::{closed_port, healthprobe, http_server, TempDir};
+use std::fs::OpenOptions;
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::process::Command;
+use std::time::Duration;
+
+fn refused() -> String {
+    format!("127.0.0.1:{}", closed_port())
+}
+
+#[test]
+fn failures_are_appended_with_a_timestamp() {
+    let dir = TempDir::new("logto");
+    let log = dir.join("health.log");
+    let l = log.to_str().unwrap();
+    let addr = refused();
+    healthprobe(&["--log-to", l, "tcp", &addr]).expect(1, "connection refused");
+    healthprobe(&["tcp", &addr, "--log-to", l]).expect(1, "connection refused");
+    let text = std::fs::read_to_string(&log).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 2, "{text}");
+    for line in lines {
+        // 2026-11-21T23:49:21.123Z healthprobe unhealthy: ...
+        let (stamp, rest) = line.split_once(' ').unwrap();
+        assert_eq!(stamp.len(), 24, "{line}");
+        assert!(
+            stamp.ends_with('Z') && stamp.as_bytes()[10] == b'T',
+            "{line}"
+        );
+        assert!(
+            rest.starts_with(&format!(
+                "healthprobe unhealthy: {addr}: connect: connection refused"
+            )),
+            "{line}"
+        );
+    }
+}
+
+#[test]
+fn healthy_results_are_logged_only_when_asked() {
+    let dir = TempDir::new("logto-ok");
+    let log = dir.join("health.log");
+    let l = log.to_str().unwrap();
+    let server = http_server(200, "ok");
+    let port = server.port().to_string();
+    healthprobe(&["--log-to", l, "tcp", &port]).expect(0, "connected");
+    assert!(!log.exists() || std::fs::read_to_string(&log).unwrap().is_empty());
+    healthprobe(&["--log-to", l, "--log-healthy", "tcp", &port]).expect(0, "connected");
+    assert!(std::fs::read_to_string(&log)
+        .unwrap()
+        .contains("healthprobe healthy: 127.0.0.1:"));
+    healthprobe(&["--log-healthy", "tcp", &port]).expect(64, "--log-to");
+}
+
+#[test]
+fn proc_fd_paths_reach_the_process_output() {
+    // /proc/self/fd/2 is healthprobe's own stderr: the line shows twice, once timestamped.
+    let run = healthprobe(&["--log-to", "/proc/self/fd/2", "tcp", &refused()]);
+    assert_eq!(run.code, 1);
+    let lines: Vec<&str> = run.stderr.lines().collect();
+    assert_eq!(lines.len(), 2, "{run:#?}");
+    assert!(lines[0].contains(" healthprobe unhealthy: "), "{run:#?}");
+    assert!(lines[1].starts_with("unhealthy: "), "{run:#?}");
+}
+
+/// Runs with `--log-to path`: same verdict, one result line, at most one warning, no hang.
+fn unwritable(path: &str) {
+    let run = healthprobe(&["--timeout", "2s", "--log-to", path, "tcp", &refused()]);
+    assert_eq!(run.code, 1, "{run:#?}");
+    assert!(run.elapsed < Duration::from_secs(1), "blocked: {run:#?}");
+    let lines: Vec<&str> = run.stderr.lines().collect();
+    assert!(lines.len() <= 2, "{run:#?}");
+    assert!(lines.last().unwrap().starts_with("unhealthy: "), "{run:#?}");
+    if lines.len() == 2 {
+        assert!(
+            lines[0].starts_with(&format!("healthprobe: --log-to {path}: ")),
+            "{run:#?}"
+        );
+    }
+}
+
+#[test]
+fn a_fifo_without_a_reader_does_not_block() {
+    let dir = TempDir::new("fifo");
+    let fifo = dir.join("fifo");
+    let status = Command::new("mkfifo").arg(&fifo).status().expect("mkfifo");
+    assert!(status.success());
+    unwritable(fifo.to_str().unwrap());
+}
+
+#[test]
+fn a_full_pipe_whose_reader_never_reads_does_not_block() {
+    let dir = TempDir::new("fullpipe");
+    let fifo = dir.join("fifo");
+    assert!(Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
+    // A reader that never reads, and a pipe filled to the brim.
+    let _reader = OpenOptions::new()
+        .read(true)
+        .custom_flags(0o4000)
+        .open(&fifo)
+        .unwrap();
+    let mut writer = OpenOptions::new()
+        .write(true)
+        .custom_flags(0o4000)
+        .open(&fifo)
+        .unwrap();
+    while writer.write(&[b'x'; 4096]).is_ok() {}
+    unwritable(fifo.to_str().unwrap());
+}
+
+#[test]
+fn unwritable_paths_warn_once_and_change_nothing() {
+    let dir = TempDir::new("ro");
+    unwritable(dir.0.to_str().unwrap()); // a directory
+    unwritable("/proc/version"); // read-only, even for root
+    unwritable(dir.join("no/such/dir/log").to_str().unwrap());
+}
