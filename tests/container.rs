@@ -1,0 +1,567 @@
+//! End to end in a real Docker engine: `FROM scratch` images holding only a small app and the
+//! static healthprobe, checked by Docker's own HEALTHCHECK timer in exec form.
+//!
+//! The test starts its own `dockerd` (data-root, exec-root, pidfile and socket under a temp
+//! dir; no bridge, no iptables) and stops it by PID at the end, also on failure. Nothing is
+//! pulled: every image is built locally from scratch. Containers run with `--network none`,
+//! so a check reaches its app on the container's own loopback, as in an ECS awsvpc task.
+//! Needs root, Debian's docker.io and docker-compose (.ci/run installs them) and the static
+//! build (HEALTHPROBE_STATIC_BIN, set by tests/run.sh). Skipped, with the reason printed,
+//! only when not root or when Docker is not installed.
+
+mod common;
+use common::{is_root, Peer, TempDir};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// A dockerd of our own, stopped (with every container) when dropped.
+struct Docker {
+    daemon: Child,
+    dir: TempDir,
+}
+
+/// One `.State.Health` as Docker recorded it.
+#[derive(Debug)]
+struct Health {
+    status: String,
+    failing_streak: u32,
+    /// (exit code, output) of the recorded runs, oldest first.
+    log: Vec<(i32, String)>,
+}
+
+impl Health {
+    fn last(&self) -> &(i32, String) {
+        match self.log.last() {
+            Some(last) => last,
+            None => panic!("no health check ran (did the container exit?): {self:#?}"),
+        }
+    }
+}
+
+const DOCKER: &str = "/usr/bin/docker";
+
+impl Docker {
+    fn start() -> Option<Docker> {
+        if !is_root() {
+            eprintln!("skipped: dockerd needs root (CI runs as root)");
+            return None;
+        }
+        if !Path::new("/usr/sbin/dockerd").exists() || !Path::new(DOCKER).exists() {
+            eprintln!("skipped: Docker is not installed (apt-get install docker.io docker-compose; .ci/run does)");
+            return None;
+        }
+        // A short path: the socket path must fit in sun_path (108 bytes).
+        let dir = TempDir::new("dk");
+        std::fs::create_dir_all(dir.join("config")).unwrap();
+        let log = std::fs::File::create(dir.join("dockerd.log")).unwrap();
+        let daemon = Command::new("/usr/sbin/dockerd")
+            .arg("--data-root")
+            .arg(dir.join("data"))
+            .arg("--exec-root")
+            .arg(dir.join("exec"))
+            .arg("--pidfile")
+            .arg(dir.join("dockerd.pid"))
+            .arg("-H")
+            .arg(format!("unix://{}", dir.join("docker.sock").display()))
+            .args([
+                "--bridge=none",
+                "--iptables=false",
+                "--ip-masq=false",
+                "--ip6tables=false",
+            ])
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("start dockerd");
+        let docker = Docker { daemon, dir };
+        let until = Instant::now() + Duration::from_secs(60);
+        while !docker.docker(&["version"]).status.success() {
+            assert!(
+                Instant::now() < until,
+                "dockerd did not come up in 60 s: {}",
+                std::fs::read_to_string(docker.dir.join("dockerd.log")).unwrap_or_default()
+            );
+            thread::sleep(Duration::from_millis(200));
+        }
+        Some(docker)
+    }
+
+    fn command(&self) -> Command {
+        let mut cmd = Command::new(DOCKER);
+        cmd.env(
+            "DOCKER_HOST",
+            format!("unix://{}", self.dir.join("docker.sock").display()),
+        )
+        .env("DOCKER_CONFIG", self.dir.join("config"))
+        .env("DOCKER_BUILDKIT", "0")
+        .stdin(Stdio::null());
+        cmd
+    }
+
+    fn docker(&self, args: &[&str]) -> Output {
+        self.command().args(args).output().expect("run docker")
+    }
+
+    /// Runs docker and returns stdout, failing the test with stderr on error.
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.docker(args);
+        assert!(
+            out.status.success(),
+            "docker {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
+    /// Builds `dockerfile` (text) in `context` as `tag`.
+    fn build(&self, tag: &str, context: &Path, dockerfile: &str) {
+        let file = context.join(format!("Dockerfile.{}", tag.replace([':', '/'], "_")));
+        std::fs::write(&file, dockerfile).unwrap();
+        self.ok(&[
+            "build",
+            "-q",
+            "-t",
+            tag,
+            "-f",
+            file.to_str().unwrap(),
+            context.to_str().unwrap(),
+        ]);
+    }
+
+    fn health(&self, container: &str) -> Health {
+        let format = "{{.State.Health.Status}}|{{.State.Health.FailingStreak}}|\
+                      {{range .State.Health.Log}}{{.ExitCode}}\u{1}{{.Output}}\u{2}{{end}}";
+        let text = self.ok(&["inspect", "--format", format, container]);
+        let mut parts = text.splitn(3, '|');
+        let status = parts.next().unwrap_or_default().to_string();
+        let failing_streak = parts.next().unwrap_or_default().parse().unwrap_or(0);
+        let log = parts
+            .next()
+            .unwrap_or_default()
+            .split('\u{2}')
+            .filter(|e| !e.trim().is_empty())
+            .map(|e| {
+                let (code, output) = e.split_once('\u{1}').unwrap_or((e, ""));
+                (code.trim().parse().unwrap_or(i32::MIN), output.to_string())
+            })
+            .collect();
+        Health {
+            status,
+            failing_streak,
+            log,
+        }
+    }
+
+    /// Waits (bounded) until Docker reports `status` for `container`.
+    fn wait_for(&self, container: &str, status: &str, within: Duration) -> Health {
+        let until = Instant::now() + within;
+        loop {
+            let health = self.health(container);
+            if health.status == status {
+                return health;
+            }
+            assert!(
+                Instant::now() < until,
+                "{container} did not become {status} within {within:?}: {health:#?}\nlogs: {}",
+                self.ok(&["logs", container])
+            );
+            thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    fn run(&self, name: &str, image: &str, network: &str) -> String {
+        self.ok(&["run", "-d", "--name", name, "--network", network, image]);
+        name.to_string()
+    }
+}
+
+impl Drop for Docker {
+    fn drop(&mut self) {
+        let ids = self.docker(&["ps", "-aq"]);
+        for id in String::from_utf8_lossy(&ids.stdout).split_whitespace() {
+            let _ = self.docker(&["rm", "-f", id]);
+        }
+        let pid = self.daemon.id().to_string();
+        let _ = Command::new("kill").args(["-TERM", &pid]).status();
+        let until = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < until {
+            if let Ok(Some(_)) = self.daemon.try_wait() {
+                return;
+            }
+            thread::sleep(Duration::from_millis(100));
+        }
+        let _ = self.daemon.kill();
+        let _ = self.daemon.wait();
+    }
+}
+
+/// A build context with the static healthprobe and the test app, both at the root.
+fn context() -> TempDir {
+    let ctx = TempDir::new("ctx");
+    let bin = std::env::var_os("HEALTHPROBE_STATIC_BIN")
+        .map(PathBuf::from)
+        .expect("HEALTHPROBE_STATIC_BIN is not set: run tests/run.sh, which builds the static musl binary");
+    std::fs::copy(bin, ctx.join("healthprobe")).unwrap();
+    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/docker/app.rs");
+    let status = Command::new("rustc")
+        .args([
+            "--edition",
+            "2021",
+            "-O",
+            "-C",
+            "strip=symbols",
+            "--target",
+            "x86_64-unknown-linux-musl",
+            "-o",
+        ])
+        .arg(ctx.join("app"))
+        .arg(source)
+        .status()
+        .expect("rustc");
+    assert!(status.success(), "building the static test app failed");
+    ctx
+}
+
+/// A scratch image with the app as PID 1, healthprobe, and this exec-form HEALTHCHECK.
+fn image(healthcheck: &str) -> String {
+    format!(
+        "FROM scratch\nCOPY healthprobe /healthprobe\nCOPY app /app\nHEALTHCHECK {healthcheck}\nENTRYPOINT [\"/app\"]\n"
+    )
+}
+
+const FAST: &str = "--interval=300ms --timeout=3s --retries=2";
+
+fn case_http_goes_unhealthy_and_recovers(d: &Docker) {
+    let ct = d.run("hp-http", "hp-http", "none");
+    let h = d.wait_for(&ct, "healthy", Duration::from_secs(30));
+    assert_eq!(h.last().0, 0, "{h:#?}");
+    assert!(
+        h.last()
+            .1
+            .starts_with("healthy: http://localhost:8080/healthz: HTTP 200 in "),
+        "{h:#?}"
+    );
+
+    d.ok(&["exec", &ct, "/app", "down"]);
+    let h = d.wait_for(&ct, "unhealthy", Duration::from_secs(30));
+    assert!(
+        h.failing_streak >= 2,
+        "unhealthy only after --retries=2 failures: {h:#?}"
+    );
+    assert_eq!(h.last().0, 1, "{h:#?}");
+    assert_eq!(
+        h.last().1,
+        "unhealthy: http://localhost:8080/healthz: HTTP 503 (expected 200-399)\n",
+        "{h:#?}"
+    );
+
+    d.ok(&["exec", &ct, "/app", "up"]);
+    let h = d.wait_for(&ct, "healthy", Duration::from_secs(30));
+    assert_eq!(h.failing_streak, 0, "{h:#?}");
+}
+
+fn case_tcp_and_file(d: &Docker) {
+    let tcp = d.run("hp-tcp", "hp-tcp", "none");
+    let file = d.run("hp-file", "hp-file", "none");
+    let h = d.wait_for(&tcp, "healthy", Duration::from_secs(30));
+    assert!(
+        h.last()
+            .1
+            .starts_with("healthy: localhost:8081: connected to 127.0.0.1:8081"),
+        "{h:#?}"
+    );
+    let h = d.wait_for(&file, "healthy", Duration::from_secs(30));
+    assert!(
+        h.last()
+            .1
+            .starts_with("healthy: /state/heartbeat: modified "),
+        "{h:#?}"
+    );
+
+    d.ok(&["exec", &tcp, "/app", "down"]);
+    d.ok(&["exec", &file, "/app", "down"]);
+    let h = d.wait_for(&tcp, "unhealthy", Duration::from_secs(30));
+    assert!(
+        h.last().1.contains("connect: no address accepted"),
+        "{h:#?}"
+    );
+    let h = d.wait_for(&file, "unhealthy", Duration::from_secs(30));
+    assert!(
+        h.last()
+            .1
+            .starts_with("unhealthy: /state/heartbeat: last modified "),
+        "{h:#?}"
+    );
+    assert!(h.last().1.contains("(max age 1s)"), "{h:#?}");
+}
+
+fn case_grpc(d: &Docker) {
+    let up = d.run("hp-grpc-up", "hp-grpc-up", "host");
+    let down = d.run("hp-grpc-down", "hp-grpc-down", "host");
+    let h = d.wait_for(&up, "healthy", Duration::from_secs(30));
+    assert!(h.last().1.contains(": SERVING in "), "{h:#?}");
+    let h = d.wait_for(&down, "unhealthy", Duration::from_secs(30));
+    assert_eq!(h.last().0, 1, "{h:#?}");
+    assert!(
+        h.last().1.contains("service \"orders\" is NOT_SERVING"),
+        "{h:#?}"
+    );
+}
+
+fn case_log_to_reaches_docker_logs(d: &Docker) {
+    let ct = d.run("hp-logto", "hp-logto", "none");
+    d.wait_for(&ct, "healthy", Duration::from_secs(30));
+    d.ok(&["exec", &ct, "/app", "down"]);
+    d.wait_for(&ct, "unhealthy", Duration::from_secs(30));
+    let logs = d.docker(&["logs", &ct]);
+    let stdout = String::from_utf8_lossy(&logs.stdout);
+    let line = stdout
+        .lines()
+        .find(|l| l.contains(" healthprobe unhealthy: "))
+        .unwrap_or_else(|| panic!("no healthprobe line in docker logs: {stdout}"));
+    assert!(
+        line.ends_with(
+            "healthprobe unhealthy: http://localhost:8080/: HTTP 503 (expected 200-399)"
+        ),
+        "{line}"
+    );
+    assert!(
+        !stdout.contains("healthprobe healthy:"),
+        "healthy runs are not logged by default: {stdout}"
+    );
+}
+
+fn case_own_timeout_beats_dockers(d: &Docker) {
+    let ct = d.run("hp-slow", "hp-slow", "none");
+    let h = d.wait_for(&ct, "unhealthy", Duration::from_secs(30));
+    for (code, output) in &h.log {
+        assert_eq!(*code, 1, "{h:#?}");
+        assert_eq!(
+            output, "unhealthy: http://localhost:8080/slow: timed out after 1s (request)\n",
+            "{h:#?}"
+        );
+    }
+}
+
+fn case_compose_depends_on_health(d: &Docker, ctx: &Path) {
+    let compose = |dir: &Path, file: &str, args: &[&str]| {
+        std::fs::write(dir.join("docker-compose.yml"), file).unwrap();
+        Command::new("docker-compose")
+            .current_dir(dir)
+            .env(
+                "DOCKER_HOST",
+                format!("unix://{}", d.dir.join("docker.sock").display()),
+            )
+            .env("DOCKER_CONFIG", d.dir.join("config"))
+            .env("COMPOSE_DOCKER_CLI_BUILD", "0")
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .expect("run docker-compose")
+    };
+    let good = ctx.join("compose-good");
+    std::fs::create_dir_all(&good).unwrap();
+    let file = "services:
+  api:
+    image: hp-app
+    network_mode: none
+    healthcheck:
+      test: [\"CMD\", \"/healthprobe\", \"http\", \"http://localhost:8080/healthz\"]
+      interval: 300ms
+      timeout: 3s
+      retries: 2
+  worker:
+    image: hp-app
+    network_mode: none
+    depends_on:
+      api:
+        condition: service_healthy
+";
+    let out = compose(&good, file, &["-p", "hpgood", "up", "-d"]);
+    assert!(
+        out.status.success(),
+        "compose up: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let api_healthy_at = d.ok(&[
+        "inspect",
+        "--format",
+        "{{.State.Health.Status}}",
+        "hpgood_api_1",
+    ]);
+    assert_eq!(api_healthy_at, "healthy");
+    assert_eq!(
+        d.ok(&[
+            "inspect",
+            "--format",
+            "{{.State.Status}}",
+            "hpgood_worker_1"
+        ]),
+        "running"
+    );
+    let log = d.health("hpgood_api_1");
+    assert!(log
+        .log
+        .iter()
+        .any(|(c, o)| *c == 0 && o.starts_with("healthy: http://localhost:8080/healthz")));
+
+    let bad = ctx.join("compose-bad");
+    std::fs::create_dir_all(&bad).unwrap();
+    let file = file.replace(
+        "http://localhost:8080/healthz",
+        "http://localhost:9/healthz",
+    );
+    let out = compose(&bad, &file, &["-p", "hpbad", "up", "-d"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success(),
+        "compose up should fail when api never becomes healthy: {stderr}"
+    );
+    assert!(stderr.contains("is unhealthy"), "{stderr}");
+    let h = d.health("hpbad_api_1");
+    assert!(
+        h.last()
+            .1
+            .starts_with("unhealthy: http://localhost:9/healthz: connect: "),
+        "{h:#?}"
+    );
+    let worker = d.docker(&["inspect", "--format", "{{.State.Status}}", "hpbad_worker_1"]);
+    let state = String::from_utf8_lossy(&worker.stdout);
+    assert!(
+        !state.contains("running"),
+        "the worker must not start: {state}"
+    );
+}
+
+fn case_dockerfile_example(d: &Docker, ctx: &Path) {
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("Dockerfile.example");
+    // BuildKit (what `docker build` uses by default since Docker 23) builds only the stages
+    // the result needs, so pointing HEALTHPROBE_IMAGE at a local image skips the Rust stage,
+    // which would need to pull rust:1.
+    let out = d
+        .command()
+        .env("DOCKER_BUILDKIT", "1")
+        .args(["build", "-q", "-t", "hp-example", "-f"])
+        .arg(&example)
+        .args([
+            "--build-arg",
+            "HEALTHPROBE_IMAGE=hp-probe",
+            "--build-arg",
+            "APP_IMAGE=hp-appfiles",
+        ])
+        .args([
+            "--build-arg",
+            "APP_PATH=/app",
+            "--build-arg",
+            "BASE_IMAGE=scratch",
+        ])
+        .arg(ctx)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "build Dockerfile.example: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let ct = d.run("hp-example", "hp-example", "none");
+    let h = d.wait_for(&ct, "healthy", Duration::from_secs(60));
+    assert!(
+        h.last()
+            .1
+            .starts_with("healthy: http://localhost:8080/healthz: HTTP 200"),
+        "{h:#?}"
+    );
+}
+
+#[test]
+fn scratch_images_under_docker_healthcheck() {
+    let Some(docker) = Docker::start() else {
+        return;
+    };
+    let started = Instant::now();
+    let ctx = context();
+    let grpc = Peer::python(
+        "grpc_health_server.py",
+        &["--set", "=SERVING", "--set", "orders=NOT_SERVING"],
+    );
+    let d = &docker;
+    let c = &ctx.0;
+    d.build(
+        "hp-http",
+        c,
+        &image(&format!(
+            "{FAST} CMD [\"/healthprobe\", \"http\", \"http://localhost:8080/healthz\"]"
+        )),
+    );
+    d.build(
+        "hp-tcp",
+        c,
+        &image(&format!(
+            "{FAST} CMD [\"/healthprobe\", \"tcp\", \"localhost:8081\"]"
+        )),
+    );
+    d.build(
+        "hp-file",
+        c,
+        &image(&format!(
+            "{FAST} CMD [\"/healthprobe\", \"file\", \"/state/heartbeat\", \"--max-age\", \"1s\"]"
+        )),
+    );
+    let grpc_check = |service: &str| {
+        format!("{FAST} CMD [\"/healthprobe\", \"grpc\", \"127.0.0.1:{}\", \"--service\", \"{service}\"]", grpc.port)
+    };
+    // On the host network (to reach the host's Python server); the app only idles there.
+    let idle =
+        |hc: String| image(&hc).replace("ENTRYPOINT [\"/app\"]", "ENTRYPOINT [\"/app\", \"idle\"]");
+    d.build("hp-grpc-up", c, &idle(grpc_check("")));
+    d.build("hp-grpc-down", c, &idle(grpc_check("orders")));
+    d.build(
+        "hp-logto",
+        c,
+        &image(&format!(
+            "{FAST} CMD [\"/healthprobe\", \"--log-to\", \"/proc/1/fd/1\", \"http\", \"http://localhost:8080/\"]"
+        )),
+    );
+    d.build(
+        "hp-slow",
+        c,
+        &image(
+            "--interval=500ms --timeout=3s --retries=2 \
+             CMD [\"/healthprobe\", \"--timeout\", \"1s\", \"http\", \"http://localhost:8080/slow\"]",
+        ),
+    );
+    d.build(
+        "hp-app",
+        c,
+        "FROM scratch\nCOPY healthprobe /healthprobe\nCOPY app /app\nENTRYPOINT [\"/app\"]\n",
+    );
+    // What users COPY --from: an image holding only /healthprobe.
+    d.build(
+        "hp-probe",
+        c,
+        "FROM scratch\nCOPY healthprobe /healthprobe\nENTRYPOINT [\"/healthprobe\"]\n",
+    );
+    d.build("hp-appfiles", c, "FROM scratch\nCOPY app /app\n");
+
+    // The cases wait on Docker's timers, so they run side by side.
+    thread::scope(|s| {
+        let cases = [
+            s.spawn(|| case_http_goes_unhealthy_and_recovers(d)),
+            s.spawn(|| case_tcp_and_file(d)),
+            s.spawn(|| case_grpc(d)),
+            s.spawn(|| case_log_to_reaches_docker_logs(d)),
+            s.spawn(|| case_own_timeout_beats_dockers(d)),
+            s.spawn(|| case_compose_depends_on_health(d, c)),
+            s.spawn(|| case_dockerfile_example(d, c)),
+        ];
+        for case in cases {
+            if let Err(panic) = case.join() {
+                std::panic::resume_unwind(panic);
+            }
+        }
+    });
+    eprintln!("container suite: {:?}", started.elapsed());
+}
