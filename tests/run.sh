@@ -25,6 +25,19 @@ fi
 cargo build --release --locked --target "$target"
 static_bin="$PWD/target/$target/release/healthprobe"
 
+# arm64, cross-compiled (clang for ring, rust-lld to link; see .cargo/config.toml) and run
+# under qemu-user-static by tests/arm64.rs.
+arm_target=aarch64-unknown-linux-musl
+if command -v clang >/dev/null; then
+  if command -v rustup >/dev/null && ! rustup target list --installed | grep -qx "$arm_target"; then
+    rustup target add "$arm_target"
+  fi
+  cargo build --release --locked --target "$arm_target"
+  export HEALTHPROBE_ARM64_BIN="$PWD/target/$arm_target/release/healthprobe"
+else
+  echo "tests/run.sh: clang not found: the arm64 build and its tests are skipped" >&2
+fi
+
 export HEALTHPROBE_BIN="$static_bin"
 export HEALTHPROBE_STATIC_BIN="$static_bin"
 export HEALTHPROBE_TEST_PYTHON="$PWD/$venv/bin/python"
