@@ -4,7 +4,9 @@
 //! every value is validated by its `value_parser`, so a bad value is reported by clap
 //! naming the flag; probes validate what clap cannot (URLs, combinations) in their `new`.
 //! clap exits 2 on usage errors, which Docker reserves — so we use `try_parse` and map
-//! every error to 64 with one line.
+//! every error to 64 with one line. Every flag and argument can also come from
+//! `HEALTHPROBE_<NAME>` (exec form cannot expand variables; the command line wins), and
+//! `${NAME}` inside any argument is expanded by [`crate::expand`] before parsing.
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -30,22 +32,54 @@ use crate::outcome::Misconfig;
 pub struct Cli {
     /// Total time budget for the whole run (e.g. 500ms, 3s, 1m); the line is printed and the
     /// process has exited by then.
-    #[arg(long, global = true, value_name = "DURATION", default_value = "3s", allow_hyphen_values = true,
+    #[arg(env = "HEALTHPROBE_TIMEOUT", hide_env_values = true, long, global = true, value_name = "DURATION", default_value = "3s", allow_hyphen_values = true,
           value_parser = duration::parse_positive)]
     pub timeout: Duration,
 
     /// Print nothing when healthy (failures are still printed).
-    #[arg(short, long, global = true)]
+    #[arg(
+        env = "HEALTHPROBE_QUIET",
+        hide_env_values = true,
+        short,
+        long,
+        global = true
+    )]
     pub quiet: bool,
 
     /// Also append the result line, timestamped, to this file when unhealthy — e.g.
     /// /proc/1/fd/1 so the reason reaches `docker logs` and CloudWatch. Never blocks the probe.
-    #[arg(long, global = true, value_name = "PATH")]
+    #[arg(
+        env = "HEALTHPROBE_LOG_TO",
+        hide_env_values = true,
+        long,
+        global = true,
+        value_name = "PATH"
+    )]
     pub log_to: Option<PathBuf>,
 
     /// With --log-to, log healthy results too.
-    #[arg(long, global = true, requires = "log_to")]
+    #[arg(
+        env = "HEALTHPROBE_LOG_HEALTHY",
+        hide_env_values = true,
+        long,
+        global = true,
+        requires = "log_to"
+    )]
     pub log_healthy: bool,
+
+    /// Output format: text (one line) or json (one JSON object).
+    #[arg(env = "HEALTHPROBE_FORMAT", hide_env_values = true, long, global = true, value_name = "FORMAT", default_value = "text", value_parser = ["text", "json"])]
+    pub format: String,
+
+    /// Print per-phase timings and the address used on stderr, before the result.
+    #[arg(
+        env = "HEALTHPROBE_VERBOSE",
+        hide_env_values = true,
+        short,
+        long,
+        global = true
+    )]
+    pub verbose: bool,
 
     /// The probe to run.
     #[command(subcommand)]
@@ -73,53 +107,100 @@ pub enum ProbeCommand {
 )]
 pub struct HttpArgs {
     /// URL to request: http://..., https://..., or a shorthand such as :8080/healthz.
-    #[arg(value_name = "URL")]
+    #[arg(env = "HEALTHPROBE_URL", hide_env_values = true, value_name = "URL")]
     pub url: String,
 
     /// Healthy status codes: codes and ranges, e.g. 200,204 or 200-299 [default: 200-399].
-    #[arg(long, value_name = "LIST", value_parser = crate::probe::http::StatusSet::parse)]
+    #[arg(env = "HEALTHPROBE_EXPECT_STATUS", hide_env_values = true, long, value_name = "LIST", value_parser = crate::probe::http::StatusSet::parse)]
     pub expect_status: Option<crate::probe::http::StatusSet>,
 
     /// Request method [default: GET, or POST with --body].
-    #[arg(short = 'X', long, value_name = "METHOD")]
+    #[arg(
+        env = "HEALTHPROBE_METHOD",
+        hide_env_values = true,
+        short = 'X',
+        long,
+        value_name = "METHOD"
+    )]
     pub method: Option<String>,
 
     /// Request body to send (implies POST unless --method is given).
-    #[arg(long, value_name = "TEXT")]
+    #[arg(
+        env = "HEALTHPROBE_BODY",
+        hide_env_values = true,
+        long,
+        value_name = "TEXT"
+    )]
     pub body: Option<String>,
 
     /// Extra request header (repeatable).
-    #[arg(short = 'H', long = "header", value_name = "NAME: VALUE")]
+    #[arg(
+        env = "HEALTHPROBE_HEADER",
+        hide_env_values = true,
+        short = 'H',
+        long = "header",
+        value_name = "NAME: VALUE"
+    )]
     pub headers: Vec<String>,
 
     /// Host header to send instead of the URL's host (virtual hosts behind one address).
-    #[arg(long, value_name = "HOST")]
+    #[arg(
+        env = "HEALTHPROBE_HOST",
+        hide_env_values = true,
+        long,
+        value_name = "HOST"
+    )]
     pub host: Option<String>,
 
     /// User-Agent header [default: healthprobe/VERSION].
-    #[arg(long, value_name = "TEXT")]
+    #[arg(
+        env = "HEALTHPROBE_USER_AGENT",
+        hide_env_values = true,
+        long,
+        value_name = "TEXT"
+    )]
     pub user_agent: Option<String>,
 
     /// Send basic auth with the USER:PASS held in environment variable VAR (keeps the secret
     /// out of the command line and the task definition).
-    #[arg(long, value_name = "VAR")]
+    #[arg(
+        env = "HEALTHPROBE_BASIC_AUTH_ENV",
+        hide_env_values = true,
+        long,
+        value_name = "VAR"
+    )]
     pub basic_auth_env: Option<String>,
 
     /// Unhealthy unless the body contains TEXT (within its first 64 KiB).
-    #[arg(long, value_name = "TEXT")]
+    #[arg(
+        env = "HEALTHPROBE_EXPECT_BODY",
+        hide_env_values = true,
+        long,
+        value_name = "TEXT"
+    )]
     pub expect_body: Option<String>,
 
     /// Unhealthy unless the JSON body has VALUE at the JSON pointer, e.g. /status=UP
     /// (repeatable: all must match).
-    #[arg(long, value_name = "POINTER=VALUE")]
+    #[arg(
+        env = "HEALTHPROBE_EXPECT_JSON",
+        hide_env_values = true,
+        long,
+        value_name = "POINTER=VALUE"
+    )]
     pub expect_json: Vec<String>,
 
     /// Follow redirects (at most 10) and judge the final answer.
-    #[arg(long)]
+    #[arg(env = "HEALTHPROBE_FOLLOW_REDIRECTS", hide_env_values = true, long)]
     pub follow_redirects: bool,
 
     /// Connect to this unix domain socket instead of the URL's host and port.
-    #[arg(long, value_name = "PATH")]
+    #[arg(
+        env = "HEALTHPROBE_UNIX_SOCKET",
+        hide_env_values = true,
+        long,
+        value_name = "PATH"
+    )]
     pub unix_socket: Option<PathBuf>,
 
     #[command(flatten)]
@@ -130,23 +211,46 @@ pub struct HttpArgs {
 #[derive(Debug, Args, Default)]
 pub struct TlsArgs {
     /// Trust only the CA certificates in this PEM file (instead of the built-in roots).
-    #[arg(long, value_name = "PEM", conflicts_with = "tls_no_verify")]
+    #[arg(
+        env = "HEALTHPROBE_TLS_CA_CERT",
+        hide_env_values = true,
+        long,
+        value_name = "PEM",
+        conflicts_with = "tls_no_verify"
+    )]
     pub tls_ca_cert: Option<PathBuf>,
 
     /// Client certificate (PEM) for mutual TLS; needs --tls-client-key.
-    #[arg(long, value_name = "PEM", requires = "tls_client_key")]
+    #[arg(
+        env = "HEALTHPROBE_TLS_CLIENT_CERT",
+        hide_env_values = true,
+        long,
+        value_name = "PEM",
+        requires = "tls_client_key"
+    )]
     pub tls_client_cert: Option<PathBuf>,
 
     /// Private key (PEM) of the client certificate.
-    #[arg(long, value_name = "PEM", requires = "tls_client_cert")]
+    #[arg(
+        env = "HEALTHPROBE_TLS_CLIENT_KEY",
+        hide_env_values = true,
+        long,
+        value_name = "PEM",
+        requires = "tls_client_cert"
+    )]
     pub tls_client_key: Option<PathBuf>,
 
     /// Name to send (SNI) and verify the server certificate against, instead of the host dialled.
-    #[arg(long, value_name = "NAME")]
+    #[arg(
+        env = "HEALTHPROBE_TLS_SERVER_NAME",
+        hide_env_values = true,
+        long,
+        value_name = "NAME"
+    )]
     pub tls_server_name: Option<String>,
 
     /// Do not verify the server certificate (the connection is still encrypted).
-    #[arg(long)]
+    #[arg(env = "HEALTHPROBE_TLS_NO_VERIFY", hide_env_values = true, long)]
     pub tls_no_verify: bool,
 }
 
@@ -154,33 +258,53 @@ pub struct TlsArgs {
 #[derive(Debug, Args)]
 pub struct GrpcArgs {
     /// Server address: HOST:PORT, [IPv6]:PORT, PORT (for 127.0.0.1), or unix:///PATH.
-    #[arg(value_name = "ADDR")]
+    #[arg(env = "HEALTHPROBE_ADDR", hide_env_values = true, value_name = "ADDR")]
     pub addr: String,
 
     /// Service name to check (repeatable: all must be SERVING); the empty name means the
     /// whole server.
-    #[arg(long, value_name = "NAME")]
+    #[arg(
+        env = "HEALTHPROBE_SERVICE",
+        hide_env_values = true,
+        long,
+        value_name = "NAME"
+    )]
     pub service: Vec<String>,
 
     /// Use TLS (verified against the built-in roots unless --tls-ca-cert or --tls-no-verify).
-    #[arg(long)]
+    #[arg(env = "HEALTHPROBE_TLS", hide_env_values = true, long)]
     pub tls: bool,
 
     /// :authority to send instead of ADDR (e.g. the name a proxy routes on).
-    #[arg(long, value_name = "AUTHORITY")]
+    #[arg(
+        env = "HEALTHPROBE_AUTHORITY",
+        hide_env_values = true,
+        long,
+        value_name = "AUTHORITY"
+    )]
     pub authority: Option<String>,
 
     /// Extra request metadata (repeatable).
-    #[arg(long, value_name = "NAME: VALUE")]
+    #[arg(
+        env = "HEALTHPROBE_RPC_HEADER",
+        hide_env_values = true,
+        long,
+        value_name = "NAME: VALUE"
+    )]
     pub rpc_header: Vec<String>,
 
     /// User-Agent to send [default: healthprobe/VERSION].
-    #[arg(long, value_name = "TEXT")]
+    #[arg(
+        env = "HEALTHPROBE_USER_AGENT",
+        hide_env_values = true,
+        long,
+        value_name = "TEXT"
+    )]
     pub user_agent: Option<String>,
 
     /// gRPC status codes that still mean "alive" (e.g. RESOURCE_EXHAUSTED,UNAVAILABLE), for
     /// liveness checks of servers that shed load.
-    #[arg(long, value_name = "CODE,...", value_delimiter = ',', value_parser = crate::probe::grpc::parse_code)]
+    #[arg(env = "HEALTHPROBE_ALIVE_ON", hide_env_values = true, long, value_name = "CODE,...", value_delimiter = ',', value_parser = crate::probe::grpc::parse_code)]
     pub alive_on: Vec<tonic::Code>,
 
     #[command(flatten)]
@@ -191,7 +315,11 @@ pub struct GrpcArgs {
 #[derive(Debug, Args)]
 pub struct TcpArgs {
     /// Address to connect to: HOST:PORT, [IPv6]:PORT, or PORT for 127.0.0.1.
-    #[arg(value_name = "HOST:PORT")]
+    #[arg(
+        env = "HEALTHPROBE_ADDR",
+        hide_env_values = true,
+        value_name = "HOST:PORT"
+    )]
     pub addr: String,
 }
 
@@ -199,11 +327,11 @@ pub struct TcpArgs {
 #[derive(Debug, Args)]
 pub struct FileArgs {
     /// Path of the file that must exist.
-    #[arg(value_name = "PATH")]
+    #[arg(env = "HEALTHPROBE_PATH", hide_env_values = true, value_name = "PATH")]
     pub path: PathBuf,
 
     /// Unhealthy when the file was last modified longer ago than this (heartbeat files).
-    #[arg(long, value_name = "DURATION", allow_hyphen_values = true, value_parser = duration::parse_positive)]
+    #[arg(env = "HEALTHPROBE_MAX_AGE", hide_env_values = true, long, value_name = "DURATION", allow_hyphen_values = true, value_parser = duration::parse_positive)]
     pub max_age: Option<Duration>,
 }
 

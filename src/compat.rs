@@ -275,7 +275,7 @@ fn render_failure(failure: &Failure, style: &Style) -> (String, u8) {
             (format!("error: failed to connect service at {:?}: {failure}", style.addr), EXIT_CONNECTION_FAILURE)
         }
         Phase::Check => {
-            let status = failure.serving_status.as_deref().unwrap_or("UNKNOWN");
+            let status = failure.fact_str("serving_status").unwrap_or("UNKNOWN");
             (format!("service unhealthy (responded with {status:?})"), EXIT_UNHEALTHY)
         }
         _ if failure.timed_out => {

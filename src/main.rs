@@ -1,13 +1,14 @@
 //! healthprobe: check one service once; the exit code says whether it is healthy.
 //!
-//! `main` only wires the pieces: parse ([`cli`], or [`compat`] when invoked as
-//! grpc_health_probe) -> build the probe ([`probe`], no I/O) -> run it under one deadline
-//! ([`deadline`]) -> print one line and exit ([`outcome`]).
+//! `main` only wires the pieces: expand `${NAME}` ([`expand`]) -> parse ([`cli`], or
+//! [`compat`] when invoked as grpc_health_probe) -> build the probe ([`probe`], no I/O) -> run
+//! it under one deadline ([`deadline`]) -> print one line and exit ([`outcome`]).
 
 mod cli;
 mod compat;
 mod deadline;
 mod duration;
+mod expand;
 mod json;
 mod log_to;
 mod outcome;
@@ -20,13 +21,18 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use deadline::Deadline;
-use outcome::{Misconfig, Outcome, Output};
+use outcome::{Format, Misconfig, Outcome, Output};
 use probe::Probe;
 
 fn main() -> ExitCode {
     let start = Instant::now();
+    // Before any thread exists, so that only the watchdog ever receives SIGTERM/SIGINT.
+    deadline::block_signals();
     outcome::install_panic_hook();
-    let argv: Vec<_> = std::env::args_os().collect();
+    let argv = match expand::args(std::env::args_os().collect()) {
+        Ok(argv) => argv,
+        Err(m) => return outcome::finish(&Outcome::Misconfigured(m), &Output::default()),
+    };
     if argv
         .first()
         .is_some_and(compat::invoked_as_grpc_health_probe)
@@ -42,6 +48,13 @@ fn main() -> ExitCode {
     };
     let output = Output {
         quiet: cli.quiet,
+        format: if cli.format == "json" {
+            Format::Json
+        } else {
+            Format::Text
+        },
+        verbose: cli.verbose,
+        probe: probe::command_name(&cli.probe),
         compat: None,
         log_to: cli.log_to.map(Arc::new),
         log_healthy: cli.log_healthy,
@@ -95,14 +108,13 @@ fn grpc_health_probe(start: Instant, args: &[std::ffi::OsString]) -> ExitCode {
             let probe = probe::grpc::GrpcProbe::new(*args).map(|p| {
                 Probe::Grpc(p.with_phase_timeouts(style.connect_timeout, style.rpc_timeout))
             });
-            run(
-                probe,
-                deadline,
-                &Output {
-                    compat: Some(Arc::new(style)),
-                    ..Output::default()
-                },
-            )
+            let output = Output {
+                compat: Some(Arc::new(style)),
+                verbose,
+                probe: "grpc",
+                ..Output::default()
+            };
+            run(probe, deadline, &output)
         }
     }
 }
@@ -116,12 +128,16 @@ fn run(probe: Result<Probe, Misconfig>, deadline: Deadline, output: &Output) -> 
     deadline.start_watchdog(probe.target(), output);
     let target = probe.target().to_string();
     let outcome = match probe.run(&deadline) {
-        Ok(detail) => Outcome::Healthy {
+        Ok(success) => Outcome::Healthy {
             target,
-            detail,
+            success,
             elapsed: deadline.elapsed(),
         },
-        Err(failure) => Outcome::Unhealthy { target, failure },
+        Err(failure) => Outcome::Unhealthy {
+            target,
+            failure,
+            elapsed: deadline.elapsed(),
+        },
     };
     outcome::finish(&outcome, output)
 }

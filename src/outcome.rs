@@ -3,9 +3,10 @@
 //! Every way a run can end goes through [`finish`] (or the watchdog and panic hook, which
 //! call it too), so exactly one line is printed and the exit code always matches it.
 //! `0` healthy, `1` unhealthy, `64` misconfigured — never `2`, which Docker reserves and
-//! clap would use for usage errors.
+//! clap would use for usage errors. The line never holds control characters (peers choose
+//! some of its text) and never exceeds Docker's 4096-byte health log.
 
-use std::fmt;
+use std::fmt::{self, Write as _};
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -13,7 +14,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::{compat, duration, log_to};
+use crate::{compat, deadline, duration, log_to};
 
 /// The target answered as required.
 pub const EXIT_HEALTHY: u8 = 0;
@@ -22,8 +23,15 @@ pub const EXIT_UNHEALTHY: u8 = 1;
 /// Bad flags or unreadable inputs, found before any I/O to the target (BSD `EX_USAGE`).
 pub const EXIT_MISCONFIGURED: u8 = 64;
 
+/// Docker keeps the first 4096 bytes of a check's output; the line (with its newline) fits.
+pub const MAX_LINE: usize = 4096;
+/// Peer- or user-chosen text (a reason, a target) is cut to this many bytes with a marker, so
+/// the JSON form fits in [`MAX_LINE`] too.
+const MAX_FIELD: usize = 1536;
+const CUT_MARKER: &str = "...[cut]";
+
 /// The step a probe was in when it finished or failed; named in every failure reason.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Phase {
     /// Turning a host name into addresses.
     Resolve,
@@ -42,6 +50,17 @@ pub enum Phase {
 }
 
 impl Phase {
+    /// Every phase, in the order a run goes through them.
+    pub const ALL: [Phase; 7] = [
+        Phase::Resolve,
+        Phase::Connect,
+        Phase::Tls,
+        Phase::Request,
+        Phase::Rpc,
+        Phase::Read,
+        Phase::Check,
+    ];
+
     /// The lower-case name used in messages.
     pub fn name(self) -> &'static str {
         match self {
@@ -56,6 +75,20 @@ impl Phase {
     }
 }
 
+/// A probe-specific detail of a result (`http_status`, `serving_status` ...), for JSON.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fact {
+    /// A number.
+    Int(i64),
+    /// A string.
+    Str(String),
+    /// A list of strings.
+    List(Vec<String>),
+}
+
+/// Named facts, in the order they are printed.
+pub type Facts = Vec<(&'static str, Fact)>;
+
 /// Why a probe judged its target unhealthy.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Failure {
@@ -65,9 +98,8 @@ pub struct Failure {
     pub reason: String,
     /// Whether the deadline ran out (printed as `timed out after 3s (phase)`).
     pub timed_out: bool,
-    /// The gRPC serving status that was not SERVING (`NOT_SERVING` ...), for the
-    /// grpc-health-probe compatible message.
-    pub serving_status: Option<String>,
+    /// Details of what was seen (`http_status: 503`, `serving_status: "NOT_SERVING"`).
+    pub facts: Facts,
 }
 
 impl Failure {
@@ -77,7 +109,7 @@ impl Failure {
             phase,
             reason: reason.into(),
             timed_out: false,
-            serving_status: None,
+            facts: Vec::new(),
         }
     }
 
@@ -86,14 +118,28 @@ impl Failure {
         Failure::new(Phase::Check, reason)
     }
 
-    /// The run's single deadline passed while in `phase`.
+    /// The run's single deadline (or a step's own limit of `total`) passed while in `phase`.
     pub fn timeout(phase: Phase, total: Duration) -> Self {
         Failure {
             phase,
             reason: format!("timed out after {}", duration::human(total)),
             timed_out: true,
-            serving_status: None,
+            facts: Vec::new(),
         }
+    }
+
+    /// Adds a detail.
+    pub fn with(mut self, key: &'static str, fact: Fact) -> Self {
+        self.facts.push((key, fact));
+        self
+    }
+
+    /// A string detail, if present.
+    pub fn fact_str(&self, key: &str) -> Option<&str> {
+        self.facts.iter().find_map(|(k, f)| match f {
+            Fact::Str(s) if *k == key => Some(s.as_str()),
+            _ => None,
+        })
     }
 }
 
@@ -105,6 +151,25 @@ impl fmt::Display for Failure {
             f.write_str(&self.reason)
         } else {
             write!(f, "{}: {}", self.phase.name(), self.reason)
+        }
+    }
+}
+
+/// What a healthy target answered.
+#[derive(Debug, Clone, Default)]
+pub struct Success {
+    /// For the line, e.g. `HTTP 200`.
+    pub detail: String,
+    /// For JSON.
+    pub facts: Facts,
+}
+
+impl Success {
+    /// A success described by `detail`, with `facts` for JSON.
+    pub fn new(detail: impl Into<String>, facts: Facts) -> Self {
+        Success {
+            detail: detail.into(),
+            facts,
         }
     }
 }
@@ -122,16 +187,30 @@ impl fmt::Display for Misconfig {
 /// How a run ended, ready to be printed.
 #[derive(Debug)]
 pub enum Outcome {
-    /// `detail` is what the target answered, e.g. `HTTP 200`.
+    /// The target answered as required.
     Healthy {
         target: String,
-        detail: String,
+        success: Success,
         elapsed: Duration,
     },
     /// The target failed the check.
-    Unhealthy { target: String, failure: Failure },
+    Unhealthy {
+        target: String,
+        failure: Failure,
+        elapsed: Duration,
+    },
     /// The probe could not be built from its flags.
     Misconfigured(Misconfig),
+}
+
+/// The shape of the line.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Format {
+    /// `healthy: TARGET: DETAIL in 3ms`.
+    #[default]
+    Text,
+    /// One JSON object.
+    Json,
 }
 
 /// Printing options that apply to every probe.
@@ -139,6 +218,12 @@ pub enum Outcome {
 pub struct Output {
     /// Print nothing when healthy.
     pub quiet: bool,
+    /// Text or JSON.
+    pub format: Format,
+    /// Per-phase timings and the address used, on stderr before the line.
+    pub verbose: bool,
+    /// The probe's name (`http` ...), for JSON.
+    pub probe: &'static str,
     /// Word the line and choose the exit code as grpc-health-probe does.
     pub compat: Option<Arc<compat::Style>>,
     /// Also append failure lines (and healthy ones with `log_healthy`) to this file.
@@ -164,17 +249,35 @@ pub fn finish(outcome: &Outcome, output: &Output) -> ExitCode {
     ExitCode::from(print(outcome, output))
 }
 
+/// Reports `outcome` from a thread other than main and ends the process at once.
+///
+/// Used by the watchdog when the deadline passes or a signal arrives; does nothing if main
+/// already reported.
+pub fn finish_from_watchdog(outcome: &Outcome, output: &Output) {
+    if REPORTED.swap(true, Ordering::SeqCst) {
+        return;
+    }
+    let code = print(outcome, output);
+    std::process::exit(i32::from(code));
+}
+
 fn print(outcome: &Outcome, output: &Output) -> u8 {
-    let (line, code) = match &output.compat {
-        Some(style) => compat::render(outcome, style),
-        None => (line(outcome), exit_code(outcome)),
+    let (line, code) = match (&output.compat, output.format) {
+        (Some(style), _) => compat::render(outcome, style),
+        (None, Format::Text) => (text_line(outcome), exit_code(outcome)),
+        (None, Format::Json) => (json_line(outcome, output.probe), exit_code(outcome)),
     };
+    let line = cap(&clean(&line), MAX_LINE - 1);
     let healthy = code == EXIT_HEALTHY;
+    let mut stderr = std::io::stderr().lock();
+    if output.verbose {
+        let _ = writeln!(stderr, "healthprobe: {}", deadline::timings());
+    }
     if let Some(path) = output.log_to.as_deref() {
         if !healthy || output.log_healthy {
             if let Err(warning) = log_to::append(path, &line) {
                 let _ = writeln!(
-                    std::io::stderr().lock(),
+                    stderr,
                     "healthprobe: --log-to {}: {warning}",
                     path.display()
                 );
@@ -190,29 +293,171 @@ fn print(outcome: &Outcome, output: &Output) -> u8 {
                 .write_all(format!("{line}\n").as_bytes());
         }
     } else {
-        let _ = std::io::stderr()
-            .lock()
-            .write_all(format!("{line}\n").as_bytes());
+        let _ = stderr.write_all(format!("{line}\n").as_bytes());
     }
     code
 }
 
-/// The one line for `outcome`, without the trailing newline.
-pub fn line(outcome: &Outcome) -> String {
+/// The text line for `outcome`, before cleaning and capping.
+fn text_line(outcome: &Outcome) -> String {
     match outcome {
         Outcome::Healthy {
             target,
-            detail,
+            success,
             elapsed,
         } => {
             format!(
-                "healthy: {target}: {detail} in {}",
+                "healthy: {}: {} in {}",
+                cap(target, MAX_FIELD),
+                success.detail,
                 duration::human(*elapsed)
             )
         }
-        Outcome::Unhealthy { target, failure } => format!("unhealthy: {target}: {failure}"),
-        Outcome::Misconfigured(m) => format!("misconfigured: {m}"),
+        Outcome::Unhealthy {
+            target, failure, ..
+        } => {
+            format!(
+                "unhealthy: {}: {}",
+                cap(target, MAX_FIELD),
+                cap(&failure.to_string(), MAX_FIELD)
+            )
+        }
+        Outcome::Misconfigured(m) => format!("misconfigured: {}", cap(&m.0, MAX_FIELD)),
     }
+}
+
+/// The JSON object for `outcome`: `status`, `probe`, `target`, `reason` (not when healthy),
+/// `phase` (not when healthy), `elapsed_ms`, then the probe's facts.
+fn json_line(outcome: &Outcome, probe: &str) -> String {
+    let mut o = JsonObject::default();
+    match outcome {
+        Outcome::Healthy {
+            target,
+            success,
+            elapsed,
+        } => {
+            o.str("status", "healthy")
+                .str("probe", probe)
+                .str("target", &cap(target, MAX_FIELD));
+            o.num("elapsed_ms", elapsed.as_secs_f64() * 1000.0)
+                .facts(&success.facts);
+        }
+        Outcome::Unhealthy {
+            target,
+            failure,
+            elapsed,
+        } => {
+            o.str("status", "unhealthy")
+                .str("probe", probe)
+                .str("target", &cap(target, MAX_FIELD));
+            o.str("reason", &cap(&failure.reason, MAX_FIELD))
+                .str("phase", failure.phase.name());
+            o.num("elapsed_ms", elapsed.as_secs_f64() * 1000.0)
+                .facts(&failure.facts);
+            if failure.timed_out {
+                o.raw("timed_out", "true");
+            }
+        }
+        Outcome::Misconfigured(m) => {
+            o.str("status", "misconfigured");
+            if !probe.is_empty() {
+                o.str("probe", probe);
+            }
+            o.str("reason", &cap(&m.0, MAX_FIELD));
+        }
+    }
+    o.finish()
+}
+
+/// A one-line JSON object writer (keys are ours; values are escaped).
+#[derive(Default)]
+struct JsonObject(String);
+
+impl JsonObject {
+    fn raw(&mut self, key: &str, value: &str) -> &mut Self {
+        self.0.push(if self.0.is_empty() { '{' } else { ',' });
+        let _ = write!(self.0, "\"{key}\":{value}");
+        self
+    }
+
+    fn str(&mut self, key: &str, value: &str) -> &mut Self {
+        self.raw(key, &json_string(value))
+    }
+
+    fn num(&mut self, key: &str, value: f64) -> &mut Self {
+        self.raw(key, &format!("{:.3}", value))
+    }
+
+    fn facts(&mut self, facts: &Facts) -> &mut Self {
+        for (key, fact) in facts {
+            let value = match fact {
+                Fact::Int(n) => n.to_string(),
+                Fact::Str(s) => json_string(&cap(s, MAX_FIELD / 4)),
+                Fact::List(items) => {
+                    let items: Vec<String> =
+                        items.iter().map(|s| json_string(&cap(s, 128))).collect();
+                    format!("[{}]", items.join(","))
+                }
+            };
+            self.raw(key, &value);
+        }
+        self
+    }
+
+    fn finish(mut self) -> String {
+        self.0.push('}');
+        self.0
+    }
+}
+
+/// A JSON string literal; control characters and non-ASCII are escaped, so the result is
+/// plain ASCII on one line.
+fn json_string(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if (c as u32) < 0x20 || c == '\u{7f}' || !c.is_ascii() => {
+                let mut buf = [0u16; 2];
+                for unit in c.encode_utf16(&mut buf) {
+                    let _ = write!(out, "\\u{unit:04x}");
+                }
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// Replaces control characters (a peer's ESC, CR, newline ...) with a visible `\xNN` escape.
+pub fn clean(text: &str) -> String {
+    if !text.chars().any(char::is_control) {
+        return text.to_string();
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if c.is_control() {
+            let _ = write!(out, "\\x{:02x}", c as u32 & 0xff);
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// `text` cut to at most `max` bytes (on a character boundary) with a marker when cut.
+pub fn cap(text: &str, max: usize) -> String {
+    if text.len() <= max {
+        return text.to_string();
+    }
+    let mut end = max.saturating_sub(CUT_MARKER.len());
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}{CUT_MARKER}", &text[..end])
 }
 
 /// The exit code of the contract for `outcome`.
@@ -222,17 +467,6 @@ pub fn exit_code(outcome: &Outcome) -> u8 {
         Outcome::Unhealthy { .. } => EXIT_UNHEALTHY,
         Outcome::Misconfigured(_) => EXIT_MISCONFIGURED,
     }
-}
-
-/// Reports `outcome` from a thread other than main and ends the process at once.
-///
-/// Used by the watchdog when the deadline passes; does nothing if main already reported.
-pub fn finish_from_watchdog(outcome: &Outcome, output: &Output) {
-    if REPORTED.swap(true, Ordering::SeqCst) {
-        return;
-    }
-    let code = print(outcome, output);
-    std::process::exit(i32::from(code));
 }
 
 /// Makes a panic print an `unhealthy:` line and exit 1 instead of aborting (134) or exiting 101.
@@ -254,10 +488,12 @@ pub fn install_panic_hook() {
             .location()
             .map(|l| format!(" at {}:{}", l.file(), l.line()))
             .unwrap_or_default();
+        let line =
+            format!("unhealthy: internal error in healthprobe{at}: {what} (please report this)");
         let _ = writeln!(
             std::io::stderr().lock(),
-            "unhealthy: internal error in healthprobe{at}: {} (please report this)",
-            what.replace(['\n', '\r'], " ")
+            "{}",
+            cap(&clean(&line), MAX_LINE - 1)
         );
         std::process::exit(i32::from(EXIT_UNHEALTHY));
     }));
@@ -280,6 +516,32 @@ mod tests {
         assert_eq!(
             Failure::check("HTTP 503 (expected 200-399)").to_string(),
             "HTTP 503 (expected 200-399)"
+        );
+    }
+
+    #[test]
+    fn peer_text_is_cleaned_and_capped() {
+        assert_eq!(clean("ok\x1b[31mred\r\n"), "ok\\x1b[31mred\\x0d\\x0a");
+        let long = "é".repeat(5000);
+        let capped = cap(&long, 100);
+        assert!(
+            capped.len() <= 100 && capped.ends_with(CUT_MARKER),
+            "{capped}"
+        );
+        assert_eq!(cap("short", 100), "short");
+    }
+
+    #[test]
+    fn json_is_one_escaped_ascii_line() {
+        let outcome = Outcome::Unhealthy {
+            target: "http://x/".into(),
+            failure: Failure::check("body did not contain \"é\"\n")
+                .with("http_status", Fact::Int(503)),
+            elapsed: Duration::from_micros(1500),
+        };
+        assert_eq!(
+            json_line(&outcome, "http"),
+            r#"{"status":"unhealthy","probe":"http","target":"http://x/","reason":"body did not contain \"\u00e9\"\u000a","phase":"check","elapsed_ms":1.500,"http_status":503}"#
         );
     }
 }

@@ -143,7 +143,10 @@ pub fn connect_any(addrs: &[SocketAddr], deadline: &Deadline) -> Result<TcpStrea
     for (i, addr) in addrs.iter().enumerate() {
         let budget = attempt_budget(deadline.remaining()?, i, addrs.len());
         match TcpStream::connect_timeout(addr, budget) {
-            Ok(stream) => return Ok(stream),
+            Ok(stream) => {
+                deadline::set_peer(addr.to_string());
+                return Ok(stream);
+            }
             Err(e) => errors.push((*addr, e)),
         }
     }

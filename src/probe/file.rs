@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime};
 use crate::cli::FileArgs;
 use crate::deadline::{self, Deadline};
 use crate::duration;
-use crate::outcome::{Failure, Misconfig, Phase};
+use crate::outcome::{Fact, Failure, Misconfig, Phase, Success};
 use crate::resolve::io_reason;
 
 /// A validated `file` probe.
@@ -38,32 +38,47 @@ impl FileProbe {
     }
 
     /// Checks existence and, with `--max-age`, the modification time.
-    pub fn run(&self, _deadline: &Deadline) -> Result<String, Failure> {
+    pub fn run(&self, _deadline: &Deadline) -> Result<Success, Failure> {
         deadline::set_phase(Phase::Read);
         let meta = std::fs::metadata(&self.path).map_err(|e| match e.kind() {
             io::ErrorKind::NotFound => Failure::check("does not exist"),
             _ => Failure::new(Phase::Read, io_reason(&e)),
         })?;
-        let Some(max_age) = self.max_age else {
-            return Ok("exists".into());
-        };
-        let modified = meta.modified().map_err(|e| {
-            Failure::new(
-                Phase::Read,
-                format!("cannot read modification time: {}", io_reason(&e)),
-            )
-        })?;
+        let mut facts = vec![(
+            "file_size",
+            Fact::Int(meta.len().try_into().unwrap_or(i64::MAX)),
+        )];
         // A modification time in the future (clock skew between writer and reader) counts as fresh.
-        let age = SystemTime::now()
-            .duration_since(modified)
-            .unwrap_or(Duration::ZERO);
+        let age = meta.modified().ok().map(|m| {
+            SystemTime::now()
+                .duration_since(m)
+                .unwrap_or(Duration::ZERO)
+        });
+        if let Some(age) = age {
+            facts.push((
+                "file_age_ms",
+                Fact::Int(age.as_millis().try_into().unwrap_or(i64::MAX)),
+            ));
+        }
+        let Some(max_age) = self.max_age else {
+            return Ok(Success::new("exists", facts));
+        };
+        let age = age.ok_or_else(|| {
+            Failure::new(Phase::Read, "the file system keeps no modification time")
+        })?;
+        deadline::set_phase(Phase::Check);
         if age > max_age {
-            return Err(Failure::check(format!(
+            let mut failure = Failure::check(format!(
                 "last modified {} ago (max age {})",
                 duration::human(age),
                 duration::human(max_age)
-            )));
+            ));
+            failure.facts = facts;
+            return Err(failure);
         }
-        Ok(format!("modified {} ago", duration::human(age)))
+        Ok(Success::new(
+            format!("modified {} ago", duration::human(age)),
+            facts,
+        ))
     }
 }

@@ -32,7 +32,7 @@ use tonic_health::pb::HealthCheckRequest;
 
 use crate::cli::GrpcArgs;
 use crate::deadline::{self, Deadline};
-use crate::outcome::{Failure, Misconfig, Phase};
+use crate::outcome::{Fact, Failure, Misconfig, Phase, Success};
 use crate::resolve::{self, HostPort};
 use crate::tls::{self, Tls};
 
@@ -158,7 +158,7 @@ impl GrpcProbe {
     }
 
     /// Connects and checks every service, within the deadline.
-    pub fn run(&self, deadline: &Deadline) -> Result<String, Failure> {
+    pub fn run(&self, deadline: &Deadline) -> Result<Success, Failure> {
         let addrs = match &self.dial {
             Dial::Tcp(hp) => resolve::resolve(&hp.host, hp.port)?,
             Dial::Unix(_) => Vec::new(),
@@ -179,7 +179,7 @@ impl GrpcProbe {
         result
     }
 
-    async fn check(&self, addrs: Vec<SocketAddr>, deadline: &Deadline) -> Result<String, Failure> {
+    async fn check(&self, addrs: Vec<SocketAddr>, deadline: &Deadline) -> Result<Success, Failure> {
         deadline::set_phase(Phase::Connect);
         let scheme = if self.tls.is_some() { "https" } else { "http" };
         let origin: Uri = format!("{scheme}://{}", self.authority)
@@ -260,15 +260,24 @@ impl GrpcProbe {
                 let name = ServingStatus::try_from(status)
                     .map(|s| s.as_str_name().to_string())
                     .unwrap_or_else(|_| format!("status {status}"));
-                let mut failure = Failure::check(format!("{} is {name}", who(service)));
-                failure.serving_status = Some(name);
-                return Err(failure);
+                return Err(Failure::check(format!("{} is {name}", who(service)))
+                    .with("serving_status", Fact::Str(name))
+                    .with("service", Fact::Str(service.clone())));
             }
         }
-        if !alive.is_empty() {
-            return Ok(format!("alive: {} (--alive-on)", alive.join(", ")));
+        let mut facts = vec![("services", Fact::List(self.services.clone()))];
+        if let Some(peer) = deadline::peer() {
+            facts.push(("address", Fact::Str(peer)));
         }
-        Ok(match self.services.as_slice() {
+        if !alive.is_empty() {
+            facts.insert(0, ("serving_status", Fact::Str("ALIVE".into())));
+            return Ok(Success::new(
+                format!("alive: {} (--alive-on)", alive.join(", ")),
+                facts,
+            ));
+        }
+        facts.insert(0, ("serving_status", Fact::Str("SERVING".into())));
+        let detail = match self.services.as_slice() {
             [only] if only.is_empty() => "SERVING".into(),
             _ => format!(
                 "SERVING ({})",
@@ -278,7 +287,8 @@ impl GrpcProbe {
                     .collect::<Vec<_>>()
                     .join(", ")
             ),
-        })
+        };
+        Ok(Success::new(detail, facts))
     }
 
     /// A non-OK gRPC status for the Check call, in words that say what is wrong.
@@ -458,7 +468,11 @@ struct Dialer {
 impl Dialer {
     async fn open(self) -> io::Result<Box<dyn Stream>> {
         let plain: Box<dyn Stream> = match &self.dial {
-            Dial::Unix(path) => Box::new(UnixStream::connect(path).await?),
+            Dial::Unix(path) => {
+                let stream = UnixStream::connect(path).await?;
+                deadline::set_peer(path.display().to_string());
+                Box::new(stream)
+            }
             Dial::Tcp(_) => Box::new(self.connect_tcp().await?),
         };
         let Some((config, name)) = self.tls else {
@@ -480,6 +494,7 @@ impl Dialer {
                 Ok(Ok(stream)) => {
                     // Health checks are one small request: send it without Nagle's delay.
                     let _ = stream.set_nodelay(true);
+                    deadline::set_peer(addr.to_string());
                     return Ok(stream);
                 }
                 Ok(Err(e)) => last = e,

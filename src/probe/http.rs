@@ -11,6 +11,7 @@
 
 use std::io::{Read, Write};
 use std::net::SocketAddr;
+use std::net::TcpStream;
 use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -19,14 +20,14 @@ use ureq::http::header::{HeaderName, HeaderValue};
 use ureq::http::{Method, Uri};
 use ureq::unversioned::resolver::{ResolvedSocketAddrs, Resolver};
 use ureq::unversioned::transport::{
-    Buffers, ConnectionDetails, Connector, LazyBuffers, NextTimeout, TcpConnector, Transport,
+    Buffers, ConnectionDetails, Connector, LazyBuffers, NextTimeout, Transport,
 };
 use ureq::ResponseExt;
 
 use crate::cli::HttpArgs;
 use crate::deadline::{self, Deadline};
 use crate::json;
-use crate::outcome::{Failure, Misconfig, Phase};
+use crate::outcome::{Fact, Failure, Misconfig, Phase, Success};
 use crate::resolve::{self, io_reason};
 use crate::tls::{self, Tls};
 
@@ -229,7 +230,7 @@ impl HttpProbe {
     }
 
     /// Sends the request and judges the answer.
-    pub fn run(&self, deadline: &Deadline) -> Result<String, Failure> {
+    pub fn run(&self, deadline: &Deadline) -> Result<Success, Failure> {
         let host = self.uri.host().unwrap_or_default();
         let https = self.uri.scheme_str() == Some("https");
         let port = self.uri.port_u16().unwrap_or(if https { 443 } else { 80 });
@@ -264,13 +265,15 @@ impl HttpProbe {
         } else {
             None
         };
-        let connector =
-            ().chain(PhaseMark(Phase::Connect))
-                .chain(UnixConnector(self.unix_socket.clone()))
-                .chain(TcpConnector::default())
-                .chain(PhaseMark(Phase::Tls))
-                .chain(OptionalTls(tls_layer))
-                .chain(PhaseMark(Phase::Request));
+        let connector = ()
+            .chain(PhaseMark(Phase::Connect))
+            .chain(Dial {
+                unix_socket: self.unix_socket.clone(),
+                deadline: *deadline,
+            })
+            .chain(PhaseMark(Phase::Tls))
+            .chain(OptionalTls(tls_layer))
+            .chain(PhaseMark(Phase::Request));
         let resolver = KnownAddrs {
             host: host.to_string(),
             port,
@@ -294,11 +297,18 @@ impl HttpProbe {
         let status = response.status().as_u16();
         let final_uri = response.get_uri().to_string();
         deadline::set_phase(Phase::Check);
+        let mut facts = vec![("http_status", Fact::Int(i64::from(status)))];
+        if self.follow_redirects && final_uri != self.url {
+            facts.push(("url", Fact::Str(final_uri.clone())));
+        }
+        if let Some(peer) = deadline::peer() {
+            facts.push(("address", Fact::Str(peer)));
+        }
         if !self.expect_status.contains(status) {
-            return Err(Failure::check(format!(
-                "HTTP {status} (expected {})",
-                self.expect_status
-            )));
+            let mut failure =
+                Failure::check(format!("HTTP {status} (expected {})", self.expect_status));
+            failure.facts = facts;
+            return Err(failure);
         }
         if self.expect_body.is_some() || !self.expect_json.is_empty() {
             deadline::set_phase(Phase::Read);
@@ -310,13 +320,16 @@ impl HttpProbe {
                 .read_to_end(&mut body)
                 .map_err(|e| self.classify_read(e, deadline))?;
             deadline::set_phase(Phase::Check);
-            self.check_body(&body)?;
+            self.check_body(&body).map_err(|mut failure| {
+                failure.facts = facts.clone();
+                failure
+            })?;
         }
         let mut detail = format!("HTTP {status}");
         if final_uri != self.url && self.follow_redirects {
             detail.push_str(&format!(" from {final_uri}"));
         }
-        Ok(detail)
+        Ok(Success::new(detail, facts))
     }
 
     fn check_body(&self, body: &[u8]) -> Result<(), Failure> {
@@ -397,6 +410,13 @@ impl HttpProbe {
         // rustls reports handshake failures through the transport's io::Error.
         if let Some(e) = io.get_ref().and_then(|e| e.downcast_ref::<rustls::Error>()) {
             return Failure::new(Phase::Tls, tls::reason(e));
+        }
+        // Our connector classified its failure already (every address tried).
+        if let Some(ConnectFailure(failure)) = io
+            .get_ref()
+            .and_then(|e| e.downcast_ref::<ConnectFailure>())
+        {
+            return failure.clone();
         }
         if deadline.remaining().is_err() {
             return deadline.expired();
@@ -591,56 +611,105 @@ impl<In: Transport> Connector<In> for OptionalTls {
     }
 }
 
-/// `--unix-socket`: connects to a unix domain socket instead of TCP (the TCP connector then
-/// passes this transport through untouched).
+/// Opens the connection: the unix socket of `--unix-socket`, or the first of the resolved
+/// addresses that accepts (the same rule as the tcp probe, within the run's deadline).
 #[derive(Debug)]
-struct UnixConnector(Option<PathBuf>);
+struct Dial {
+    unix_socket: Option<PathBuf>,
+    deadline: Deadline,
+}
 
-impl Connector<()> for UnixConnector {
-    type Out = UnixTransport;
+impl Connector<()> for Dial {
+    type Out = StreamTransport;
 
     fn connect(
         &self,
         details: &ConnectionDetails,
         _chained: Option<()>,
-    ) -> Result<Option<UnixTransport>, ureq::Error> {
-        let Some(path) = &self.0 else {
-            return Ok(None);
+    ) -> Result<Option<StreamTransport>, ureq::Error> {
+        let stream = match &self.unix_socket {
+            Some(path) => {
+                let stream = UnixStream::connect(path)?;
+                deadline::set_peer(path.display().to_string());
+                Stream::Unix(stream)
+            }
+            None => {
+                let stream = resolve::connect_any(&details.addrs, &self.deadline)
+                    .map_err(|f| ureq::Error::Io(std::io::Error::other(ConnectFailure(f))))?;
+                // Health checks are one small request: send it without Nagle's delay.
+                let _ = stream.set_nodelay(true);
+                Stream::Tcp(stream)
+            }
         };
-        let stream = UnixStream::connect(path)?;
         let buffers = LazyBuffers::new(
             details.config.input_buffer_size(),
             details.config.output_buffer_size(),
         );
-        Ok(Some(UnixTransport { stream, buffers }))
+        Ok(Some(StreamTransport { stream, buffers }))
     }
 }
 
-/// HTTP over a connected unix domain socket.
+/// A connect failure already classified by [`resolve::connect_any`], carried through ureq.
 #[derive(Debug)]
-struct UnixTransport {
-    stream: UnixStream,
+struct ConnectFailure(Failure);
+
+impl std::fmt::Display for ConnectFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for ConnectFailure {}
+
+/// A connected TCP or unix stream.
+#[derive(Debug)]
+enum Stream {
+    Tcp(TcpStream),
+    Unix(UnixStream),
+}
+
+/// HTTP/1.1 over a connected stream, with each read and write bounded by what ureq says is
+/// left of the deadline.
+#[derive(Debug)]
+struct StreamTransport {
+    stream: Stream,
     buffers: LazyBuffers,
 }
 
-impl Transport for UnixTransport {
+impl Transport for StreamTransport {
     fn buffers(&mut self) -> &mut dyn Buffers {
         &mut self.buffers
     }
 
     fn transmit_output(&mut self, amount: usize, timeout: NextTimeout) -> Result<(), ureq::Error> {
-        self.stream
-            .set_write_timeout(timeout.not_zero().map(|t| *t))?;
+        let limit = timeout.not_zero().map(|t| *t);
         let output = &self.buffers.output()[..amount];
-        self.stream.write_all(output)?;
+        match &mut self.stream {
+            Stream::Tcp(s) => {
+                s.set_write_timeout(limit)?;
+                s.write_all(output)?;
+            }
+            Stream::Unix(s) => {
+                s.set_write_timeout(limit)?;
+                s.write_all(output)?;
+            }
+        }
         Ok(())
     }
 
     fn await_input(&mut self, timeout: NextTimeout) -> Result<bool, ureq::Error> {
-        self.stream
-            .set_read_timeout(timeout.not_zero().map(|t| *t))?;
+        let limit = timeout.not_zero().map(|t| *t);
         let input = self.buffers.input_append_buf();
-        let amount = self.stream.read(input)?;
+        let amount = match &mut self.stream {
+            Stream::Tcp(s) => {
+                s.set_read_timeout(limit)?;
+                s.read(input)?
+            }
+            Stream::Unix(s) => {
+                s.set_read_timeout(limit)?;
+                s.read(input)?
+            }
+        };
         self.buffers.input_appended(amount);
         Ok(amount > 0)
     }

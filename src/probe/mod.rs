@@ -11,7 +11,7 @@ pub mod tcp;
 
 use crate::cli::ProbeCommand;
 use crate::deadline::Deadline;
-use crate::outcome::{Failure, Misconfig};
+use crate::outcome::{Failure, Misconfig, Success};
 
 /// A validated probe, ready to run.
 #[derive(Debug)]
@@ -24,6 +24,16 @@ pub enum Probe {
     Tcp(tcp::TcpProbe),
     /// `healthprobe file`.
     File(file::FileProbe),
+}
+
+/// The subcommand's name before the probe is built (for a misconfiguration in JSON).
+pub fn command_name(command: &ProbeCommand) -> &'static str {
+    match command {
+        ProbeCommand::Http(_) => "http",
+        ProbeCommand::Grpc(_) => "grpc",
+        ProbeCommand::Tcp(_) => "tcp",
+        ProbeCommand::File(_) => "file",
+    }
 }
 
 impl Probe {
@@ -48,7 +58,7 @@ impl Probe {
     }
 
     /// Checks the target once within `deadline`; `Ok` carries what it answered (`HTTP 200`).
-    pub fn run(&self, deadline: &Deadline) -> Result<String, Failure> {
+    pub fn run(&self, deadline: &Deadline) -> Result<Success, Failure> {
         match self {
             Probe::Http(p) => p.run(deadline),
             Probe::Grpc(p) => p.run(deadline),

@@ -2,7 +2,7 @@
 
 use crate::cli::TcpArgs;
 use crate::deadline::Deadline;
-use crate::outcome::{Failure, Misconfig};
+use crate::outcome::{Fact, Failure, Misconfig, Success};
 use crate::resolve::{self, HostPort};
 
 /// A validated `tcp` probe.
@@ -29,13 +29,16 @@ impl TcpProbe {
     }
 
     /// Connects to each resolved address in turn until one accepts.
-    pub fn run(&self, deadline: &Deadline) -> Result<String, Failure> {
+    pub fn run(&self, deadline: &Deadline) -> Result<Success, Failure> {
         let addrs = resolve::resolve(&self.addr.host, self.addr.port)?;
         let stream = resolve::connect_any(&addrs, deadline)?;
         let peer = stream
             .peer_addr()
             .map(|a| a.to_string())
             .unwrap_or_default();
-        Ok(format!("connected to {peer}"))
+        Ok(Success::new(
+            format!("connected to {peer}"),
+            vec![("address", Fact::Str(peer))],
+        ))
     }
 }
