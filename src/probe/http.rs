@@ -605,7 +605,10 @@ impl<In: Transport> Connector<In> for OptionalTls {
         chained: Option<In>,
     ) -> Result<Option<Self::Out>, ureq::Error> {
         match &self.0 {
-            Some(layer) => layer.connect(details, chained),
+            Some(layer) => {
+                deadline::set_phase(Phase::Tls);
+                layer.connect(details, chained)
+            }
             None => Ok(chained.map(ureq::unversioned::transport::Either::A)),
         }
     }
