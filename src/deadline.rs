@@ -127,7 +127,8 @@ fn wait_for_signal(timeout: Duration) -> Option<&'static str> {
         libc::sigaddset(&mut set, libc::SIGTERM);
         libc::sigaddset(&mut set, libc::SIGINT);
         let ts = libc::timespec {
-            tv_sec: timeout.as_secs() as libc::time_t,
+            // `time_t` is 64-bit on every target we build (x86_64, aarch64).
+            tv_sec: timeout.as_secs().min(i64::MAX as u64) as _,
             tv_nsec: timeout.subsec_nanos() as libc::c_long,
         };
         let mut info: libc::siginfo_t = std::mem::zeroed();

@@ -1,0 +1,23 @@
+//! The size budget (DESIGN §6): the full x86_64 static binary stays at or under 2.5 MB
+//! stripped. Size is deterministic for a given toolchain and lock file, so this guard cannot
+//! flake; timings are measured by bench/run.sh instead, never asserted in tests.
+
+use std::path::PathBuf;
+
+const BUDGET_BYTES: u64 = 2_500_000;
+
+#[test]
+fn static_binary_fits_the_size_budget() {
+    let bin = std::env::var_os("HEALTHPROBE_STATIC_BIN")
+        .map(PathBuf::from)
+        .expect("HEALTHPROBE_STATIC_BIN is not set: run tests/run.sh, which builds the static musl binary");
+    let size = std::fs::metadata(&bin)
+        .expect("stat the static binary")
+        .len();
+    eprintln!("static binary: {size} bytes (budget {BUDGET_BYTES})");
+    assert!(
+        size <= BUDGET_BYTES,
+        "{} is {size} bytes, over the {BUDGET_BYTES}-byte budget",
+        bin.display()
+    );
+}
