@@ -316,7 +316,11 @@ impl<In: Transport> Connector<In> for UreqTls {
         // Measured from now, not from the start of the connection: the handshake may overrun
         // the deadline by the TCP connect time, which the watchdog still bounds.
         sock.set_timeout(details.timeout);
-        conn.complete_io(&mut sock)?;
+        // complete_io() may return after partial progress; the handshake, and the TLS phase,
+        // last until rustls says it is done (or the deadline says otherwise).
+        while conn.is_handshaking() {
+            conn.complete_io(&mut sock)?;
+        }
         let buffers = LazyBuffers::new(
             details.config.input_buffer_size(),
             details.config.output_buffer_size(),

@@ -36,6 +36,9 @@ use crate::outcome::{Fact, Failure, Misconfig, Phase, Success};
 use crate::resolve::{self, HostPort};
 use crate::tls::{self, Tls};
 
+/// The largest Check answer accepted (tonic's default is 4 MiB).
+const MAX_ANSWER_BYTES: usize = 64 * 1024;
+
 /// Where to dial.
 #[derive(Debug, Clone)]
 enum Dial {
@@ -217,7 +220,8 @@ impl GrpcProbe {
                     })
                 }
             };
-        let mut client = HealthClient::new(channel);
+        // A health answer is a few bytes: refuse to buffer a hostile server's megabytes.
+        let mut client = HealthClient::new(channel).max_decoding_message_size(MAX_ANSWER_BYTES);
 
         let mut alive = Vec::new();
         for service in &self.services {

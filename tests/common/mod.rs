@@ -424,3 +424,28 @@ pub fn make_certs(dir: &TempDir) -> Certs {
         client_key: dir.join("client.key"),
     }
 }
+
+/// Runs healthprobe with `args` and returns the run and its peak RSS in KiB, measured by
+/// GNU time (`/usr/bin/time`, Debian package `time`), whose own fork is tiny.
+pub fn healthprobe_measured(args: &[&str]) -> (Run, i64) {
+    static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let out = std::env::temp_dir().join(format!(
+        "healthprobe-rss-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::SeqCst)
+    ));
+    let mut cmd = Command::new("/usr/bin/time");
+    cmd.arg("-f")
+        .arg("%M")
+        .arg("-o")
+        .arg(&out)
+        .arg(bin())
+        .args(args);
+    let run = run_with(&mut cmd);
+    let rss = std::fs::read_to_string(&out)
+        .ok()
+        .and_then(|t| t.lines().last().and_then(|l| l.trim().parse().ok()))
+        .unwrap_or_else(|| panic!("/usr/bin/time gave no RSS (apt-get install time): {run:#?}"));
+    let _ = std::fs::remove_file(&out);
+    (run, rss)
+}

@@ -9,6 +9,7 @@ until stdin closes.
   --require KEY=VALUE      answer PERMISSION_DENIED unless the metadata has KEY=VALUE exactly;
                            repeatable (`user-agent^=x` checks a prefix)
   --tls CERT KEY           serve TLS; --client-ca CA additionally requires client certificates
+  --huge BYTES             answer Check with SERVING plus an unknown field of BYTES bytes
 """
 
 import argparse
@@ -48,10 +49,26 @@ def main() -> None:
     parser.add_argument("--tls", nargs=2, metavar=("CERT", "KEY"))
     parser.add_argument("--client-ca")
     parser.add_argument("--unix")
+    parser.add_argument("--huge", type=int)
     args = parser.parse_args()
 
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
-    if not args.no_health:
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=4),
+                         options=[("grpc.max_send_message_length", -1)])
+    if args.huge:
+        # status=SERVING (field 1) and field 2 (unknown to the client) of --huge bytes.
+        size, varint = args.huge, b""
+        while True:
+            byte, size = size & 0x7F, size >> 7
+            varint += bytes([byte | (0x80 if size else 0)])
+            if not size:
+                break
+        answer = b"\x08\x01\x12" + varint + b"x" * args.huge
+        handler = grpc.unary_unary_rpc_method_handler(
+            lambda request, context: answer,
+            request_deserializer=lambda b: b, response_serializer=lambda b: b)
+        server.add_generic_rpc_handlers(
+            (grpc.method_handlers_generic_handler("grpc.health.v1.Health", {"Check": handler}),))
+    elif not args.no_health:
         require = [tuple(r.split("=", 1)) for r in args.require]
         servicer = StrictHealth(args.fail, require)
         for item in args.set:
