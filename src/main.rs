@@ -29,6 +29,11 @@ fn main() -> ExitCode {
     // Before any thread exists, so that only the watchdog ever receives SIGTERM/SIGINT.
     deadline::block_signals();
     outcome::install_panic_hook();
+    // Debug builds only: lets the tests prove a panic still ends in one line and exit 1.
+    #[cfg(debug_assertions)]
+    if std::env::var_os("HEALTHPROBE_DEBUG_PANIC").is_some() {
+        panic!("requested by HEALTHPROBE_DEBUG_PANIC");
+    }
     let argv = match expand::args(std::env::args_os().collect()) {
         Ok(argv) => argv,
         Err(m) => return outcome::finish(&Outcome::Misconfigured(m), &Output::default()),

@@ -58,6 +58,11 @@ impl HostPort {
         {
             return Err(format!("\"{text}\": invalid host \"{host}\""));
         }
+        if !host.is_ascii() {
+            return Err(format!(
+                "\"{text}\": non-ASCII host \"{host}\" (write its punycode form, xn--...)"
+            ));
+        }
         Ok(HostPort {
             host: host.to_string(),
             port: parse_port(port)?,
