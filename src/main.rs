@@ -9,6 +9,8 @@ mod compat;
 mod deadline;
 mod duration;
 mod expand;
+#[cfg(test)]
+mod fuzz;
 mod json;
 mod log_to;
 mod outcome;
