@@ -139,6 +139,14 @@ impl HttpProbe {
             Some(h) if !h.is_empty() => {}
             _ => return Err(Misconfig(format!("http: URL \"{}\" has no host", args.url))),
         }
+        // The URL is printed in every line and may be logged: credentials do not belong there.
+        if uri.authority().is_some_and(|a| a.as_str().contains('@')) {
+            return Err(Misconfig(
+                "http: the URL holds credentials (user:pass@), which would be printed and logged; \
+                 use --basic-auth-env VAR instead"
+                    .into(),
+            ));
+        }
 
         let method = match (&args.method, &args.body) {
             (Some(m), _) => Method::from_bytes(m.to_ascii_uppercase().as_bytes())
