@@ -340,8 +340,9 @@ pub struct FileArgs {
 pub enum Parsed {
     /// Run this.
     Run(Box<Cli>),
-    /// Help or version was printed: exit 0.
-    Exit,
+    /// Help or version: print this on stdout and exit 0 (main prints, so parsing has no
+    /// side effects and can be fuzzed).
+    Print(String),
     /// Usage error: report it as misconfigured.
     Misconfigured(Misconfig),
 }
@@ -356,8 +357,7 @@ where
         Ok(cli) => Parsed::Run(Box::new(cli)),
         Err(e) => match e.kind() {
             ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
-                let _ = e.print();
-                Parsed::Exit
+                Parsed::Print(e.render().to_string())
             }
             ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand | ErrorKind::MissingSubcommand => {
                 Parsed::Misconfigured(Misconfig(

@@ -48,7 +48,10 @@ fn main() -> ExitCode {
     }
     let cli = match cli::parse(argv) {
         cli::Parsed::Run(cli) => cli,
-        cli::Parsed::Exit => return ExitCode::SUCCESS,
+        cli::Parsed::Print(text) => {
+            print!("{text}");
+            return ExitCode::SUCCESS;
+        }
         cli::Parsed::Misconfigured(m) => {
             return outcome::finish(&Outcome::Misconfigured(m), &Output::default())
         }

@@ -42,7 +42,10 @@ fn garbage_in_every_flag_names_the_flag() {
         ),
         (vec!["http", "http://bücher.example/"], "invalid URL"),
         (vec!["http", "http://exa mple/"], "invalid URL"),
-        (vec!["http", "http://user:secret@127.0.0.1:9/"], "--basic-auth-env"),
+        (
+            vec!["http", "http://user:secret@127.0.0.1:9/"],
+            "--basic-auth-env",
+        ),
         (vec!["tcp", "bücher.example:80"], "non-ASCII host"),
         (vec!["tcp", "host:port"], "invalid port"),
         (vec!["grpc", "1.2.3.4:0"], "invalid port"),

@@ -34,6 +34,9 @@ use crate::tls::{self, Tls};
 /// How much of a body `--expect-body` and `--expect-json` look at; the rest is never read.
 pub const BODY_LIMIT: u64 = 64 * 1024;
 
+/// The largest response head accepted (and the size of ureq's output buffer).
+const MAX_HEAD: usize = 16 * 1024;
+
 /// How many redirects `--follow-redirects` follows before calling it a loop.
 const MAX_REDIRECTS: u32 = 10;
 
@@ -261,6 +264,14 @@ impl HttpProbe {
             // has just closed would turn into a spurious "connection reset".
             .max_idle_connections(0)
             .max_idle_connections_per_host(0)
+            // ureq zero-fills 128 KiB input and output buffers per connection by default: 60%
+            // of a probe's instructions and dozens of page faults (callgrind, bench/run.sh).
+            // A health answer's head fits in 16 KiB; the request head (with -H headers) too.
+            // The input buffer must be larger than the head limit, or an oversized head fills
+            // it and reads as "connection closed" instead of "header too big".
+            .input_buffer_size(2 * MAX_HEAD)
+            .output_buffer_size(MAX_HEAD)
+            .max_response_header_size(MAX_HEAD)
             // Our User-Agent goes in the request's headers (--user-agent may replace it).
             .user_agent(ureq::config::AutoHeaderValue::None)
             .timeout_global(Some(deadline.remaining()?))
