@@ -121,23 +121,43 @@ for name in "${order[@]}"; do
     sort -n | sed -n 3p >"$work/rss.$name"
 done
 
+# Private (anonymous) memory, sampled from /proc while a probe waits on a peer that accepts
+# and never answers (its state is then fully set up: runtime, TLS config, buffers).
+silent_port=$(start_server python3 -c 'import socket,time
+s=socket.socket(); s.bind(("127.0.0.1",0)); s.listen(64); print(s.getsockname()[1], flush=True)
+c=[]
+while True: c.append(s.accept()[0])')
+for name in hp-http hp-https hp-grpc; do
+  case $name in
+    hp-http) args=(http "http://127.0.0.1:$silent_port/") ;;
+    hp-https) args=(http "https://localhost:$silent_port/" --tls-ca-cert "$work/ca.pem") ;;
+    hp-grpc) args=(grpc "127.0.0.1:$silent_port") ;;
+  esac
+  "$hp" --timeout 3s "${args[@]}" >/dev/null 2>&1 &
+  probe=$!
+  sleep 0.5
+  awk '/^RssAnon/ {print $2}' "/proc/$probe/status" >"$work/anon.$name" 2>/dev/null || echo 0 >"$work/anon.$name"
+  kill "$probe" 2>/dev/null; wait "$probe" 2>/dev/null || true
+done
+
 python3 - "$work" "$out" "$(stat -c %s "$hp")" "$arm_size" "$runs" "${order[@]}" <<'PY'
 import json, os, platform, subprocess, sys, datetime
 work, out, size, arm_size, runs, *order = sys.argv[1:]
 times = {r["command"]: r for r in json.load(open(f"{work}/times.json"))["results"]}
 rss = {n: int(open(f"{work}/rss.{n}").read().strip() or 0) for n in order}
+anon = {n: (open(f"{work}/anon.{n}").read().strip() if os.path.exists(f"{work}/anon.{n}") else "") for n in order}
 med = lambda n: times[n]["median"] * 1000
 cpu = lambda n: (times[n]["user"] + times[n]["system"]) * 1e6  # CPU-seconds per million runs
 floor, wget, curl = med("floor"), med("wget"), med("curl")
 cpu_model = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
 rows = [
-    "| command | median ms | stddev ms | × floor | × wget | × curl | CPU s / million | peak RSS KiB |",
-    "|---|---:|---:|---:|---:|---:|---:|---:|",
+    "| command | median ms | stddev ms | × floor | × wget | × curl | CPU s / million | peak RSS KiB | private KiB |",
+    "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
 ]
 for n in order:
     t = times[n]
     rows.append(f"| {n} | {med(n):.2f} | {t['stddev']*1000:.2f} | {med(n)/floor:.2f} | {med(n)/wget:.2f} | "
-                f"{med(n)/curl:.2f} | {cpu(n):.0f} | {rss[n]} |")
+                f"{med(n)/curl:.2f} | {cpu(n):.0f} | {rss[n]} | {anon[n] or '–'} |")
 lines = [
     f"Measured {datetime.date.today()} on {os.cpu_count()} cores ({cpu_model}), "
     f"{platform.system()} {platform.release()}; {runs} runs per command after 20 warm-up runs, "
@@ -149,7 +169,8 @@ lines = [
     *rows,
     "",
     f"grpc vs healthprobe's own http: × {med('hp-grpc')/med('hp-http'):.2f}.",
-    "floor = a static C client: connect, `GET / HTTP/1.0`, read the status line.",
+    "floor = a static C client: connect, `GET / HTTP/1.0`, read the status line. "
+    "peak RSS: GNU time, median of 5. private: RssAnon while waiting on a silent peer.",
 ]
 open(out, "w").write("\n".join(lines) + "\n")
 print("\n".join(lines))

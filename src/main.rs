@@ -4,6 +4,7 @@
 //! [`compat`] when invoked as grpc_health_probe) -> build the probe ([`probe`], no I/O) -> run
 //! it under one deadline ([`deadline`]) -> print one line and exit ([`outcome`]).
 
+mod alloc;
 mod cli;
 mod compat;
 mod deadline;
@@ -25,6 +26,10 @@ use std::time::Instant;
 use deadline::Deadline;
 use outcome::{Format, Misconfig, Outcome, Output};
 use probe::Probe;
+
+/// See [`alloc`]: a short-lived process should not pay for returning memory.
+#[global_allocator]
+static GLOBAL: alloc::Bump = alloc::Bump;
 
 fn main() -> ExitCode {
     let start = Instant::now();
