@@ -86,14 +86,7 @@ fn proxy_variables_never_redirect_the_probe() {
     let proxy = format!("http://127.0.0.1:{}", closed_port());
     let mut cmd = Command::new(common::bin());
     cmd.args(["http", &format!("http://{}/", server.hostport())]);
-    for var in [
-        "HTTP_PROXY",
-        "http_proxy",
-        "HTTPS_PROXY",
-        "https_proxy",
-        "ALL_PROXY",
-        "all_proxy",
-    ] {
+    for var in common::PROXY_VARS {
         cmd.env(var, &proxy);
     }
     cmd.env("NO_PROXY", "").env("no_proxy", "");
