@@ -5,8 +5,9 @@
 //! allocates a few hundred KiB in all and then exits, so freeing is wasted work. This
 //! allocator bumps a pointer through a 4 MiB arena in .bss (zero pages cost nothing until
 //! touched), gives back only the most recent block (which makes Vec growth in place cheap),
-//! and falls back to the system allocator if the arena runs out — so memory stays bounded by
-//! what the run really uses, never by the arena.
+//! and falls back to the system allocator if the arena runs out. So a run's memory grows with
+//! everything it allocates, up to the 4 MiB arena (pages only as touched), and beyond that is
+//! managed by the system allocator: hostile peers are bounded by the probes' own limits.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::UnsafeCell;
@@ -53,7 +54,9 @@ unsafe impl GlobalAlloc for Bump {
                 // Arena exhausted (or a huge block): the system allocator takes over.
                 _ => return unsafe { System.alloc(layout) },
             };
-            match TOP.compare_exchange_weak(top, end, Ordering::Relaxed, Ordering::Relaxed) {
+            // Acquire: pairs with the Release of a dealloc that handed this memory back, so
+            // the previous owner's accesses happen before ours.
+            match TOP.compare_exchange_weak(top, end, Ordering::Acquire, Ordering::Relaxed) {
                 Ok(_) => return (base + start) as *mut u8,
                 Err(current) => top = current,
             }
@@ -69,7 +72,7 @@ unsafe impl GlobalAlloc for Bump {
         let _ = TOP.compare_exchange(
             end,
             ptr as usize - Self::base(),
-            Ordering::Relaxed,
+            Ordering::Release,
             Ordering::Relaxed,
         );
     }
@@ -82,7 +85,7 @@ unsafe impl GlobalAlloc for Bump {
             if let Some(new_end) = start.checked_add(new_size) {
                 if new_end <= ARENA_SIZE
                     && TOP
-                        .compare_exchange(old_end, new_end, Ordering::Relaxed, Ordering::Relaxed)
+                        .compare_exchange(old_end, new_end, Ordering::AcqRel, Ordering::Relaxed)
                         .is_ok()
                 {
                     return ptr;

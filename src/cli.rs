@@ -99,6 +99,18 @@ pub enum ProbeCommand {
     File(FileArgs),
 }
 
+impl ProbeCommand {
+    /// The target as the user wrote it, for a line printed before the probe is built.
+    pub fn target_hint(&self) -> String {
+        match self {
+            ProbeCommand::Http(a) => a.url.clone(),
+            ProbeCommand::Grpc(a) => a.addr.clone(),
+            ProbeCommand::Tcp(a) => a.addr.clone(),
+            ProbeCommand::File(a) => a.path.display().to_string(),
+        }
+    }
+}
+
 /// `healthprobe http`.
 #[derive(Debug, Args)]
 #[command(

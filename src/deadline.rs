@@ -35,6 +35,16 @@ static START: OnceLock<Instant> = OnceLock::new();
 static ENTERED: [AtomicU64; 7] = [const { AtomicU64::new(0) }; 7];
 /// The address of the last connection made, for `--verbose`.
 static PEER: Mutex<Option<String>> = Mutex::new(None);
+/// What the watchdog's line names: the argument as given until the probe is built, then the
+/// probe's own rendering of it.
+static TARGET: Mutex<String> = Mutex::new(String::new());
+
+/// Sets the target the watchdog reports.
+pub fn set_target(target: &str) {
+    if let Ok(mut slot) = TARGET.lock() {
+        target.clone_into(&mut slot);
+    }
+}
 
 /// Records that the probe entered `phase` (cheap: a few atomic operations).
 pub fn set_phase(phase: Phase) {
@@ -175,10 +185,11 @@ impl Deadline {
     }
 
     /// Starts the watchdog: shortly after the deadline, or at once on SIGTERM/SIGINT, it
-    /// prints the line for `target` and exits the process, unless main has reported first.
-    pub fn start_watchdog(&self, target: &str, output: &Output) {
+    /// prints the line for the target (see [`set_target`]) and exits the process, unless main
+    /// has reported first. Started before the probe is built, so that reading its input files
+    /// is bounded too.
+    pub fn start_watchdog(&self, output: &Output) {
         let deadline = *self;
-        let target = target.to_string();
         let output = output.clone();
         let spawned = thread::Builder::new()
             .name("watchdog".into())
@@ -195,6 +206,7 @@ impl Deadline {
                         break Failure::new(phase(), format!("interrupted by {signal}"));
                     }
                 };
+                let target = TARGET.lock().map(|t| t.clone()).unwrap_or_default();
                 let outcome = Outcome::Unhealthy {
                     target,
                     failure,

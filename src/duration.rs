@@ -76,7 +76,7 @@ fn scaled(num: &str, unit: u128) -> Option<u128> {
     let mut place = unit;
     for digit in frac.bytes() {
         place /= 10;
-        value += u128::from(digit - b'0') * place;
+        value = value.checked_add(u128::from(digit - b'0') * place)?;
     }
     Some(value)
 }

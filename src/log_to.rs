@@ -12,6 +12,8 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+/// Linux's PIPE_BUF: writes up to this size to a pipe are atomic.
+const PIPE_BUF: usize = 4096;
 /// `O_NONBLOCK` on Linux (x86_64 and aarch64 share the value); std has no name for it.
 const O_NONBLOCK: i32 = 0o4000;
 /// `O_NOCTTY`: never let opening a terminal make it our controlling terminal.
@@ -19,14 +21,18 @@ const O_NOCTTY: i32 = 0o400;
 
 /// Appends `<RFC 3339 UTC time> healthprobe <line>` to `path`; returns a warning on failure.
 pub fn append(path: &Path, line: &str) -> Result<(), String> {
-    let record = format!("{} healthprobe {line}\n", rfc3339(SystemTime::now()));
+    // A pipe takes a write of at most PIPE_BUF (4096) bytes whole, never interleaved with the
+    // app's own output: cut the line so the whole record fits.
+    let prefix = format!("{} healthprobe ", rfc3339(SystemTime::now()));
+    let line = crate::outcome::cap(line, PIPE_BUF - prefix.len() - 1);
+    let record = format!("{prefix}{line}\n");
     let mut file = OpenOptions::new()
         .append(true)
         .create(true)
         .custom_flags(O_NONBLOCK | O_NOCTTY)
         .open(path)
         .map_err(|e| format!("cannot open: {}", crate::resolve::io_reason(&e)))?;
-    // One write call: a pipe takes a record this short (< PIPE_BUF) whole or not at all.
+    // One write call: a pipe takes a record of at most PIPE_BUF whole or not at all.
     match file.write(record.as_bytes()) {
         Ok(n) if n == record.len() => Ok(()),
         Ok(_) => Err("short write".into()),

@@ -1,8 +1,9 @@
 //! healthprobe: check one service once; the exit code says whether it is healthy.
 //!
 //! `main` only wires the pieces: expand `${NAME}` ([`expand`]) -> parse ([`cli`], or
-//! [`compat`] when invoked as grpc_health_probe) -> build the probe ([`probe`], no I/O) -> run
-//! it under one deadline ([`deadline`]) -> print one line and exit ([`outcome`]).
+//! [`compat`] when invoked as grpc_health_probe) -> start the deadline's watchdog
+//! ([`deadline`]) -> build the probe ([`probe`], no network I/O) -> run it -> print one line
+//! and exit ([`outcome`]).
 
 mod alloc;
 mod cli;
@@ -19,9 +20,10 @@ mod probe;
 mod resolve;
 mod tls;
 
+use std::io::Write;
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use deadline::Deadline;
 use outcome::{Format, Misconfig, Outcome, Output};
@@ -41,26 +43,29 @@ fn main() -> ExitCode {
     if std::env::var_os("HEALTHPROBE_DEBUG_PANIC").is_some() {
         panic!("requested by HEALTHPROBE_DEBUG_PANIC");
     }
-    let argv = match expand::args(std::env::args_os().collect()) {
+    let raw: Vec<_> = std::env::args_os().collect();
+    // Decided before expansion, so that even an expansion error speaks grpc-health-probe.
+    let as_grpc_health_probe = raw
+        .first()
+        .is_some_and(compat::invoked_as_grpc_health_probe);
+    let argv = match expand::args(raw) {
         Ok(argv) => argv,
+        Err(m) if as_grpc_health_probe => {
+            return outcome::finish(&Outcome::Misconfigured(m), &compat_output(None))
+        }
         Err(m) => return outcome::finish(&Outcome::Misconfigured(m), &Output::default()),
     };
-    if argv
-        .first()
-        .is_some_and(compat::invoked_as_grpc_health_probe)
-    {
+    if as_grpc_health_probe {
         return grpc_health_probe(start, &argv[1..]);
     }
     let cli = match cli::parse(argv) {
         cli::Parsed::Run(cli) => cli,
-        cli::Parsed::Print(text) => {
-            print!("{text}");
-            return ExitCode::SUCCESS;
-        }
+        cli::Parsed::Print(text) => return print_and_exit(&text),
         cli::Parsed::Misconfigured(m) => {
             return outcome::finish(&Outcome::Misconfigured(m), &Output::default())
         }
     };
+    let cli = *cli;
     let output = Output {
         quiet: cli.quiet,
         format: if cli.format == "json" {
@@ -74,11 +79,29 @@ fn main() -> ExitCode {
         log_to: cli.log_to.map(Arc::new),
         log_healthy: cli.log_healthy,
     };
-    run(
-        Probe::new(cli.probe),
-        Deadline::new(start, cli.timeout),
-        &output,
-    )
+    let deadline = Deadline::new(start, cli.timeout);
+    deadline::set_target(&cli.probe.target_hint());
+    run(|| Probe::new(cli.probe), deadline, &output)
+}
+
+/// Help and version text on stdout, exit 0; a closed stdout is not an error worth a panic.
+fn print_and_exit(text: &str) -> ExitCode {
+    let _ = std::io::stdout().lock().write_all(text.as_bytes());
+    ExitCode::SUCCESS
+}
+
+/// Output in grpc-health-probe's words (the style's timeouts are only used in messages).
+fn compat_output(style: Option<compat::Style>) -> Output {
+    let style = style.unwrap_or(compat::Style {
+        addr: String::new(),
+        connect_timeout: Duration::ZERO,
+        rpc_timeout: Duration::ZERO,
+    });
+    Output {
+        compat: Some(Arc::new(style)),
+        probe: "grpc",
+        ..Output::default()
+    }
 }
 
 /// Compatibility mode: grpc-health-probe's flags, messages and exit codes.
@@ -88,22 +111,11 @@ fn grpc_health_probe(start: Instant, args: &[std::ffi::OsString]) -> ExitCode {
         .map(|a| a.to_string_lossy().into_owned())
         .collect();
     match compat::parse(&args) {
-        compat::Parsed::Print(text) => {
-            print!("{text}");
-            ExitCode::SUCCESS
-        }
-        compat::Parsed::Invalid(message) => {
-            let style = compat::Style {
-                addr: String::new(),
-                connect_timeout: std::time::Duration::ZERO,
-                rpc_timeout: std::time::Duration::ZERO,
-            };
-            let output = Output {
-                compat: Some(Arc::new(style)),
-                ..Output::default()
-            };
-            outcome::finish(&Outcome::Misconfigured(Misconfig(message)), &output)
-        }
+        compat::Parsed::Print(text) => print_and_exit(&text),
+        compat::Parsed::Invalid(message) => outcome::finish(
+            &Outcome::Misconfigured(Misconfig(message)),
+            &compat_output(None),
+        ),
         compat::Parsed::Run {
             args,
             style,
@@ -120,27 +132,33 @@ fn grpc_health_probe(start: Instant, args: &[std::ffi::OsString]) -> ExitCode {
                 eprintln!("> tls={}", args.tls);
             }
             let deadline = Deadline::new(start, style.connect_timeout + style.rpc_timeout);
-            let probe = probe::grpc::GrpcProbe::new(*args).map(|p| {
-                Probe::Grpc(p.with_phase_timeouts(style.connect_timeout, style.rpc_timeout))
-            });
+            deadline::set_target(&style.addr);
+            let (connect, rpc) = (style.connect_timeout, style.rpc_timeout);
             let output = Output {
-                compat: Some(Arc::new(style)),
                 verbose,
-                probe: "grpc",
-                ..Output::default()
+                ..compat_output(Some(style))
             };
-            run(probe, deadline, &output)
+            let build = move || {
+                probe::grpc::GrpcProbe::new(*args)
+                    .map(|p| Probe::Grpc(p.with_phase_timeouts(connect, rpc)))
+            };
+            run(build, deadline, &output)
         }
     }
 }
 
-/// Runs a built probe under `deadline` and reports it.
-fn run(probe: Result<Probe, Misconfig>, deadline: Deadline, output: &Output) -> ExitCode {
-    let probe = match probe {
+/// Starts the watchdog, builds the probe, runs it under `deadline` and reports it.
+fn run(
+    build: impl FnOnce() -> Result<Probe, Misconfig>,
+    deadline: Deadline,
+    output: &Output,
+) -> ExitCode {
+    deadline.start_watchdog(output);
+    let probe = match build() {
         Ok(probe) => probe,
         Err(m) => return outcome::finish(&Outcome::Misconfigured(m), output),
     };
-    deadline.start_watchdog(probe.target(), output);
+    deadline::set_target(probe.target());
     let target = probe.target().to_string();
     let outcome = match probe.run(&deadline) {
         Ok(success) => Outcome::Healthy {

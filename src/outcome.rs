@@ -25,9 +25,14 @@ pub const EXIT_MISCONFIGURED: u8 = 64;
 
 /// Docker keeps the first 4096 bytes of a check's output; the line (with its newline) fits.
 pub const MAX_LINE: usize = 4096;
-/// Peer- or user-chosen text (a reason, a target) is cut to this many bytes with a marker, so
-/// the JSON form fits in [`MAX_LINE`] too.
+/// Peer- or user-chosen text (a reason, a target) is cut to this many bytes with a marker.
 const MAX_FIELD: usize = 1536;
+/// JSON caps, applied after escaping (which can grow text sixfold), chosen so that the whole
+/// object stays under [`MAX_LINE`]: two long fields, four facts, one list.
+const JSON_FIELD: usize = 1024;
+const JSON_FACT: usize = 256;
+const JSON_LIST_ITEMS: usize = 8;
+const JSON_LIST_ITEM: usize = 64;
 const CUT_MARKER: &str = "...[cut]";
 
 /// The step a probe was in when it finished or failed; named in every failure reason.
@@ -338,7 +343,7 @@ fn json_line(outcome: &Outcome, probe: &str) -> String {
         } => {
             o.str("status", "healthy")
                 .str("probe", probe)
-                .str("target", &cap(target, MAX_FIELD));
+                .str("target", target);
             o.num("elapsed_ms", elapsed.as_secs_f64() * 1000.0)
                 .facts(&success.facts);
         }
@@ -349,8 +354,8 @@ fn json_line(outcome: &Outcome, probe: &str) -> String {
         } => {
             o.str("status", "unhealthy")
                 .str("probe", probe)
-                .str("target", &cap(target, MAX_FIELD));
-            o.str("reason", &cap(&failure.reason, MAX_FIELD))
+                .str("target", target);
+            o.str("reason", &failure.reason)
                 .str("phase", failure.phase.name());
             o.num("elapsed_ms", elapsed.as_secs_f64() * 1000.0)
                 .facts(&failure.facts);
@@ -363,7 +368,7 @@ fn json_line(outcome: &Outcome, probe: &str) -> String {
             if !probe.is_empty() {
                 o.str("probe", probe);
             }
-            o.str("reason", &cap(&m.0, MAX_FIELD));
+            o.str("reason", &m.0);
         }
     }
     o.finish()
@@ -380,8 +385,9 @@ impl JsonObject {
         self
     }
 
+    /// A string field, cut (after escaping) to [`JSON_FIELD`] bytes.
     fn str(&mut self, key: &str, value: &str) -> &mut Self {
-        self.raw(key, &json_string(value))
+        self.raw(key, &json_string(value, JSON_FIELD))
     }
 
     fn num(&mut self, key: &str, value: f64) -> &mut Self {
@@ -392,11 +398,20 @@ impl JsonObject {
         for (key, fact) in facts {
             let value = match fact {
                 Fact::Int(n) => n.to_string(),
-                Fact::Str(s) => json_string(&cap(s, MAX_FIELD / 4)),
+                Fact::Str(s) => json_string(s, JSON_FACT),
                 Fact::List(items) => {
-                    let items: Vec<String> =
-                        items.iter().map(|s| json_string(&cap(s, 128))).collect();
-                    format!("[{}]", items.join(","))
+                    let mut shown: Vec<String> = items
+                        .iter()
+                        .take(JSON_LIST_ITEMS)
+                        .map(|s| json_string(s, JSON_LIST_ITEM))
+                        .collect();
+                    if items.len() > JSON_LIST_ITEMS {
+                        shown.push(json_string(
+                            &format!("...[{} more]", items.len() - JSON_LIST_ITEMS),
+                            32,
+                        ));
+                    }
+                    format!("[{}]", shown.join(","))
                 }
             };
             self.raw(key, &value);
@@ -410,23 +425,40 @@ impl JsonObject {
     }
 }
 
-/// A JSON string literal; control characters and non-ASCII are escaped, so the result is
-/// plain ASCII on one line.
-fn json_string(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
+/// A JSON string literal of at most `max` bytes (quotes included); control characters and
+/// non-ASCII are escaped, so the result is plain ASCII on one line. Cutting happens between
+/// escapes, never inside one, and is marked — so capped JSON stays valid JSON.
+fn json_string(s: &str, max: usize) -> String {
+    let mut pieces = Vec::with_capacity(s.len());
     for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
+        let piece = match c {
+            '"' => "\\\"".to_string(),
+            '\\' => "\\\\".to_string(),
             c if (c as u32) < 0x20 || c == '\u{7f}' || !c.is_ascii() => {
                 let mut buf = [0u16; 2];
-                for unit in c.encode_utf16(&mut buf) {
-                    let _ = write!(out, "\\u{unit:04x}");
-                }
+                c.encode_utf16(&mut buf)
+                    .iter()
+                    .map(|unit| format!("\\u{unit:04x}"))
+                    .collect()
             }
-            c => out.push(c),
+            c => c.to_string(),
+        };
+        pieces.push(piece);
+    }
+    let full: usize = pieces.iter().map(String::len).sum();
+    let mut out = String::with_capacity(full.min(max) + 2);
+    out.push('"');
+    if full + 2 <= max {
+        pieces.iter().for_each(|p| out.push_str(p));
+    } else {
+        let budget = max.saturating_sub(2 + CUT_MARKER.len());
+        for piece in &pieces {
+            if out.len() - 1 + piece.len() > budget {
+                break;
+            }
+            out.push_str(piece);
         }
+        out.push_str(CUT_MARKER);
     }
     out.push('"');
     out
@@ -543,5 +575,26 @@ mod tests {
             json_line(&outcome, "http"),
             r#"{"status":"unhealthy","probe":"http","target":"http://x/","reason":"body did not contain \"\u00e9\"\u000a","phase":"check","elapsed_ms":1.500,"http_status":503}"#
         );
+    }
+
+    #[test]
+    fn json_stays_valid_and_under_the_line_limit_whatever_the_text() {
+        let evil = "\u{e9}\u{1}\"\\\u{1F600}".repeat(4000);
+        let outcome = Outcome::Unhealthy {
+            target: evil.clone(),
+            failure: Failure::check(evil.clone())
+                .with("service", Fact::Str(evil.clone()))
+                .with("address", Fact::Str(evil.clone()))
+                .with("url", Fact::Str(evil.clone()))
+                .with("serving_status", Fact::Str(evil.clone()))
+                .with("services", Fact::List(vec![evil.clone(); 50])),
+            elapsed: Duration::from_millis(3),
+        };
+        let line = json_line(&outcome, "grpc");
+        assert!(line.len() < MAX_LINE, "{} bytes", line.len());
+        let v: serde_json::Value = serde_json::from_str(&line).expect("valid JSON");
+        assert!(v["reason"]
+            .as_str()
+            .is_some_and(|r| r.ends_with(CUT_MARKER)));
     }
 }

@@ -139,20 +139,43 @@ impl Tls {
     }
 }
 
+/// The largest PEM file read: a CA bundle is a few hundred KiB.
+const MAX_PEM_BYTES: u64 = 1024 * 1024;
+
 fn read_file(flag: &str, path: &Path) -> Result<Vec<u8>, Misconfig> {
-    if path.is_dir() {
-        return Err(Misconfig(format!(
-            "{flag}: {} is a directory, not a PEM file",
-            path.display()
-        )));
-    }
-    std::fs::read(path).map_err(|e| {
+    let cannot = |e: std::io::Error| {
         Misconfig(format!(
             "{flag}: cannot read {}: {}",
             path.display(),
             crate::resolve::io_reason(&e)
         ))
-    })
+    };
+    crate::deadline::set_phase(crate::outcome::Phase::Read);
+    // Only regular files: a FIFO would block the run, /dev/zero would never end.
+    let meta = std::fs::metadata(path).map_err(cannot)?;
+    if meta.is_dir() {
+        return Err(Misconfig(format!(
+            "{flag}: {} is a directory, not a PEM file",
+            path.display()
+        )));
+    }
+    if !meta.is_file() {
+        return Err(Misconfig(format!(
+            "{flag}: {} is not a regular file",
+            path.display()
+        )));
+    }
+    let mut data = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(MAX_PEM_BYTES + 1).read_to_end(&mut data))
+        .map_err(cannot)?;
+    if data.len() as u64 > MAX_PEM_BYTES {
+        return Err(Misconfig(format!(
+            "{flag}: {} is larger than 1 MiB",
+            path.display()
+        )));
+    }
+    Ok(data)
 }
 
 fn read_certs(flag: &str, path: &Path) -> Result<Vec<CertificateDer<'static>>, Misconfig> {

@@ -23,6 +23,14 @@ fn garbage_in_every_flag_names_the_flag() {
         ),
         (vec!["--timeout", "25h", "tcp", "1"], "--timeout"),
         (vec!["--format", "xml", "tcp", "1"], "--format"),
+        (
+            vec!["file", "/x", "--max-age", "94522879700260684295381835.5h"],
+            "--max-age",
+        ),
+        (
+            vec!["http", "https://127.0.0.1:9/", "--tls-ca-cert", "/dev/zero"],
+            "not a regular file",
+        ),
         (vec!["file", "/x", "--max-age", "0"], "--max-age"),
         (vec!["file", "/x", "--max-age", "1y"], "--max-age"),
         (vec!["http", u, "--expect-status", "2xx"], "--expect-status"),
@@ -60,6 +68,31 @@ fn garbage_in_every_flag_names_the_flag() {
         assert_ne!(run.code, 2, "{args:?}");
         run.expect(64, fragment);
     }
+}
+
+#[test]
+fn a_fifo_as_a_pem_file_cannot_block_the_run() {
+    let dir = TempDir::new("fifo-pem");
+    let fifo = dir.join("ca.pem");
+    assert!(Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
+    let run = healthprobe(&[
+        "--timeout",
+        "500ms",
+        "http",
+        "https://127.0.0.1:9/",
+        "--tls-ca-cert",
+        fifo.to_str().unwrap(),
+    ]);
+    run.expect(64, "--tls-ca-cert");
+    assert!(
+        run.elapsed < std::time::Duration::from_millis(600),
+        "{:?}",
+        run.elapsed
+    );
 }
 
 #[test]

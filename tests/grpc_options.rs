@@ -143,6 +143,15 @@ fn alive_on_counts_load_shedding_as_alive() {
     ])
     .expect(0, "alive: server answered RESOURCE_EXHAUSTED (--alive-on)");
     healthprobe(&["grpc", &addr, "--alive-on", "8"]).expect(0, "alive");
+    // Transport failures that tonic reports as UNKNOWN/UNAVAILABLE are not the server's answer.
+    let http = http_server(200, "ok");
+    healthprobe(&[
+        "grpc",
+        &http.hostport(),
+        "--alive-on",
+        "UNKNOWN,UNAVAILABLE,INTERNAL",
+    ])
+    .expect(1, "HTTP/2");
 }
 
 #[test]

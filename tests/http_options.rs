@@ -201,6 +201,15 @@ fn redirects_are_followed_only_when_asked_and_loops_end() {
         );
     });
     healthprobe(&["http", &url(&redirect, "/")]).expect(0, "HTTP 302");
+    // No redirect, no "from": the URL as written and as normalised (trailing /) are the same.
+    let plain = recording_server(200, "ok").0;
+    let run = healthprobe(&[
+        "http",
+        &format!("localhost:{}", plain.port()),
+        "--follow-redirects",
+    ]);
+    run.expect(0, "HTTP 200 in ");
+    assert!(!run.line().contains(" from "), "{}", run.line());
     healthprobe(&["http", &url(&redirect, "/"), "--follow-redirects"])
         .expect(0, &format!("HTTP 200 from {}", url(&target, "/ok")));
 

@@ -248,7 +248,12 @@ impl GrpcProbe {
                 {
                     return Err(timed_out)
                 }
-                Err(status) if self.alive_on.contains(&status.code()) => {
+                // Only a status the server itself sent: tonic also reports transport failures
+                // (an HTTP/1.1 peer, a reset) as UNKNOWN/UNAVAILABLE, and those are not alive.
+                Err(status)
+                    if self.alive_on.contains(&status.code())
+                        && std::error::Error::source(&status).is_none() =>
+                {
                     alive.push(format!(
                         "{} answered {}",
                         who(service),

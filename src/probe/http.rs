@@ -317,7 +317,8 @@ impl HttpProbe {
         let final_uri = response.get_uri().to_string();
         deadline::set_phase(Phase::Check);
         let mut facts = vec![("http_status", Fact::Int(i64::from(status)))];
-        if self.follow_redirects && final_uri != self.url {
+        let redirected = self.follow_redirects && final_uri != self.uri.to_string();
+        if redirected {
             facts.push(("url", Fact::Str(final_uri.clone())));
         }
         if let Some(peer) = deadline::peer() {
@@ -345,7 +346,7 @@ impl HttpProbe {
             })?;
         }
         let mut detail = format!("HTTP {status}");
-        if final_uri != self.url && self.follow_redirects {
+        if redirected {
             detail.push_str(&format!(" from {final_uri}"));
         }
         Ok(Success::new(detail, facts))
