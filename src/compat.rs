@@ -281,7 +281,7 @@ fn render_failure(failure: &Failure, style: &Style) -> (String, u8) {
         _ if failure.timed_out => {
             (format!("timeout: health rpc did not complete within {}", human(style.rpc_timeout)), EXIT_RPC_FAILURE)
         }
-        _ if failure.reason.contains("UNIMPLEMENTED") => (
+        _ if failure.fact_str("grpc_status") == Some("UNIMPLEMENTED") => (
             "error: this server does not implement the grpc health protocol (grpc.health.v1.Health)".into(),
             EXIT_RPC_FAILURE,
         ),

@@ -70,10 +70,13 @@ impl Tls {
             server_name,
             no_verify: args.tls_no_verify,
         };
-        // Building once here catches a key that does not match its certificate as a
-        // misconfiguration, before any I/O.
-        tls.client_config(&[])
-            .map_err(|e| Misconfig(format!("TLS settings: {}", e.reason)))?;
+        // With a client certificate, building once here catches a key that does not match it
+        // as a misconfiguration, before any I/O. Without one nothing can fail, and a plain
+        // http probe must not pay for TLS set-up at start.
+        if tls.client.is_some() {
+            tls.client_config(&[])
+                .map_err(|e| Misconfig(format!("TLS settings: {}", e.reason)))?;
+        }
         Ok(tls)
     }
 
@@ -98,11 +101,10 @@ impl Tls {
         if let Some(name) = &self.server_name {
             return Ok(name.clone());
         }
-        let bare = host.trim_start_matches('[').trim_end_matches(']');
-        ServerName::try_from(bare.to_string()).map_err(|_| {
+        name_for_host(host).ok_or_else(|| {
             Failure::new(
                 Phase::Tls,
-                format!("\"{bare}\" is not a valid TLS server name"),
+                format!("\"{host}\" is not a valid TLS server name"),
             )
         })
     }
@@ -141,6 +143,12 @@ impl Tls {
 
 /// The largest PEM file read: a CA bundle is a few hundred KiB.
 const MAX_PEM_BYTES: u64 = 1024 * 1024;
+
+/// The name a dialled host is verified as: a DNS name, or an IP address (brackets dropped).
+fn name_for_host(host: &str) -> Option<ServerName<'static>> {
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    ServerName::try_from(bare.to_string()).ok()
+}
 
 fn read_file(flag: &str, path: &Path) -> Result<Vec<u8>, Misconfig> {
     let cannot = |e: std::io::Error| {
@@ -327,12 +335,8 @@ impl<In: Transport> Connector<In> for UreqTls {
         }
         let name = match &self.server_name {
             Some(name) => name.clone(),
-            None => {
-                let host = details.uri.host().unwrap_or_default();
-                let bare = host.trim_start_matches('[').trim_end_matches(']');
-                ServerName::try_from(bare.to_string())
-                    .map_err(|_| ureq::Error::Tls("invalid TLS server name"))?
-            }
+            None => name_for_host(details.uri.host().unwrap_or_default())
+                .ok_or(ureq::Error::Tls("invalid TLS server name"))?,
         };
         let mut conn = ClientConnection::new(self.config.clone(), name)?;
         let mut sock = TransportAdapter::new(transport.boxed(), details.current_time.clone());

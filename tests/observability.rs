@@ -95,6 +95,18 @@ fn json_describes_failures_with_their_details() {
         (v["probe"].as_str(), v["serving_status"].as_str()),
         (Some("grpc"), Some("NOT_SERVING"))
     );
+    let run = healthprobe(&[
+        "--format",
+        "json",
+        "grpc",
+        &grpc.hostport(),
+        "--service",
+        "nope",
+    ]);
+    assert_eq!(json(&run.stderr)["grpc_status"], "NOT_FOUND", "{run:#?}");
+    // A transport failure (an HTTP/1.1 peer) is not a status the server sent.
+    let run = healthprobe(&["--format", "json", "grpc", &down.hostport()]);
+    assert!(json(&run.stderr).get("grpc_status").is_none(), "{run:#?}");
 
     let dir = TempDir::new("json-file");
     let hb = dir.join("hb");

@@ -248,12 +248,8 @@ impl GrpcProbe {
                 {
                     return Err(timed_out)
                 }
-                // Only a status the server itself sent: tonic also reports transport failures
-                // (an HTTP/1.1 peer, a reset) as UNKNOWN/UNAVAILABLE, and those are not alive.
-                Err(status)
-                    if self.alive_on.contains(&status.code())
-                        && std::error::Error::source(&status).is_none() =>
-                {
+                // Only a status the server itself sent counts as alive.
+                Err(status) if self.alive_on.contains(&status.code()) && from_server(&status) => {
                     alive.push(format!(
                         "{} answered {}",
                         who(service),
@@ -303,7 +299,7 @@ impl GrpcProbe {
     /// A non-OK gRPC status for the Check call, in words that say what is wrong.
     fn rpc_failure(&self, status: &tonic::Status, service: &str, deadline: &Deadline) -> Failure {
         let code = status.code();
-        match code {
+        let failure = match code {
             Code::NotFound => Failure::new(
                 Phase::Rpc,
                 format!("unknown service \"{service}\" (NOT_FOUND)"),
@@ -339,6 +335,11 @@ impl GrpcProbe {
                 };
                 Failure::new(Phase::Rpc, format!("{}{msg}", code_name(code)))
             }
+        };
+        if from_server(status) {
+            failure.with("grpc_status", Fact::Str(code_name(code).into()))
+        } else {
+            failure
         }
     }
 
@@ -446,6 +447,12 @@ fn who(service: &str) -> String {
     } else {
         format!("service \"{service}\"")
     }
+}
+
+/// Whether the server itself sent this status: tonic also reports transport failures (an
+/// HTTP/1.1 peer, a reset) as UNKNOWN/UNAVAILABLE statuses, with the cause as their source.
+fn from_server(status: &tonic::Status) -> bool {
+    std::error::Error::source(status).is_none()
 }
 
 /// Whether the call failed below gRPC, in HTTP/2 itself (e.g. the peer answered HTTP/1.1).

@@ -296,7 +296,7 @@ impl HttpProbe {
         let resolver = KnownAddrs {
             host: host.to_string(),
             port,
-            addrs: Arc::new(addrs.clone()),
+            addrs: Arc::new(addrs),
         };
         let agent = ureq::Agent::with_parts(config, connector, resolver);
 
@@ -309,9 +309,7 @@ impl HttpProbe {
         let request = request
             .body(self.body.clone().unwrap_or_default().into_bytes())
             .map_err(|e| Failure::new(Phase::Request, e.to_string()))?;
-        let mut response = agent
-            .run(request)
-            .map_err(|e| self.classify(e, &addrs, deadline))?;
+        let mut response = agent.run(request).map_err(|e| self.classify(e, deadline))?;
 
         let status = response.status().as_u16();
         let final_uri = response.get_uri().to_string();
@@ -398,11 +396,11 @@ impl HttpProbe {
     }
 
     /// Turns a ureq error into a failure named by the phase it happened in.
-    fn classify(&self, e: ureq::Error, addrs: &[SocketAddr], deadline: &Deadline) -> Failure {
+    fn classify(&self, e: ureq::Error, deadline: &Deadline) -> Failure {
         let phase = deadline::phase();
         match e {
             ureq::Error::Timeout(_) => deadline.expired(),
-            ureq::Error::Io(io) => self.classify_io(&io, phase, addrs, deadline),
+            ureq::Error::Io(io) => self.classify_io(&io, phase, deadline),
             ureq::Error::HostNotFound => Failure::new(Phase::Resolve, "host not found"),
             ureq::Error::Rustls(e) => Failure::new(Phase::Tls, tls::reason(&e)),
             ureq::Error::Tls(what) => Failure::new(Phase::Tls, what),
@@ -420,18 +418,12 @@ impl HttpProbe {
         }
     }
 
-    fn classify_io(
-        &self,
-        io: &std::io::Error,
-        phase: Phase,
-        addrs: &[SocketAddr],
-        deadline: &Deadline,
-    ) -> Failure {
+    fn classify_io(&self, io: &std::io::Error, phase: Phase, deadline: &Deadline) -> Failure {
         // rustls reports handshake failures through the transport's io::Error.
         if let Some(e) = io.get_ref().and_then(|e| e.downcast_ref::<rustls::Error>()) {
             return Failure::new(Phase::Tls, tls::reason(e));
         }
-        // Our connector classified its failure already (every address tried).
+        // Our connector classified its failure already (every address, or the unix socket).
         if let Some(ConnectFailure(failure)) = io
             .get_ref()
             .and_then(|e| e.downcast_ref::<ConnectFailure>())
@@ -440,17 +432,6 @@ impl HttpProbe {
         }
         if deadline.remaining().is_err() {
             return deadline.expired();
-        }
-        if phase == Phase::Connect {
-            let tried = match &self.unix_socket {
-                Some(path) => path.display().to_string(),
-                None => addrs
-                    .iter()
-                    .map(ToString::to_string)
-                    .collect::<Vec<_>>()
-                    .join(", "),
-            };
-            return Failure::new(Phase::Connect, format!("{} ({tried})", io_reason(io)));
         }
         Failure::new(phase, io_reason(io))
     }
@@ -652,7 +633,13 @@ impl Connector<()> for Dial {
     ) -> Result<Option<StreamTransport>, ureq::Error> {
         let stream = match &self.unix_socket {
             Some(path) => {
-                let stream = UnixStream::connect(path)?;
+                let stream = UnixStream::connect(path).map_err(|e| {
+                    let failure = Failure::new(
+                        Phase::Connect,
+                        format!("{} ({})", io_reason(&e), path.display()),
+                    );
+                    ureq::Error::Io(std::io::Error::other(ConnectFailure(failure)))
+                })?;
                 deadline::set_peer(path.display().to_string());
                 Stream::Unix(stream)
             }
