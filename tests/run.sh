@@ -6,7 +6,7 @@
 #     tests also build a small static test app from tests/docker/app.rs);
 #   - a Python venv in target/test-venv with grpcio, the independent gRPC peer;
 # then runs `cargo test` with the suite pointed at the static binary, so what is tested is
-# what ships. Extra arguments go to `cargo test` (e.g. tests/run.sh --test http).
+# what ships. Extra arguments go to `cargo test` (e.g. tests/run.sh -- http:: runs one module of the suite).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -26,7 +26,7 @@ cargo build --release --locked --target "$target"
 static_bin="$PWD/target/$target/release/healthprobe"
 
 # arm64, cross-compiled (clang for ring, rust-lld to link; see .cargo/config.toml) and run
-# under qemu-user-static by tests/arm64.rs.
+# under qemu-user-static by tests/suite/arm64.rs.
 arm_target=aarch64-unknown-linux-musl
 if command -v clang >/dev/null; then
   if command -v rustup >/dev/null && ! rustup target list --installed | grep -qx "$arm_target"; then

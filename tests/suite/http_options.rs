@@ -2,8 +2,7 @@
 //! expected (status sets, body text, JSON pointers), redirects, unix sockets, and the bounds
 //! on reading (endless and trickling bodies).
 
-mod common;
-use common::{healthprobe, read_request_head, run_with, Server, TempDir};
+use crate::common::{healthprobe, read_request_head, run_with, Server, TempDir};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::process::Command;
@@ -127,7 +126,7 @@ fn a_body_alone_means_post_and_head_sends_head() {
 #[test]
 fn basic_auth_comes_from_the_named_environment_variable() {
     let (server, rx) = recording_server(200, "");
-    let mut cmd = Command::new(common::bin());
+    let mut cmd = Command::new(crate::common::bin());
     cmd.args([
         "http",
         &url(&server, "/"),
@@ -145,7 +144,7 @@ fn basic_auth_comes_from_the_named_environment_variable() {
         "{request}"
     );
 
-    let mut cmd = Command::new(common::bin());
+    let mut cmd = Command::new(crate::common::bin());
     cmd.args([
         "http",
         &url(&server, "/"),

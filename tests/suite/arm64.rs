@@ -4,8 +4,7 @@
 //! tests/run.sh builds the binary and sets HEALTHPROBE_ARM64_BIN; skipped, with the reason
 //! printed, when it could not (no clang) or when qemu-aarch64-static is missing.
 
-mod common;
-use common::{closed_port, http_server, make_certs, run_with, Peer, Run, TempDir};
+use crate::common::{closed_port, http_server, make_certs, run_with, Peer, Run, TempDir};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 

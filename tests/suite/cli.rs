@@ -1,8 +1,7 @@
 //! The command-line contract: help and version exit 0, every usage error exits 64 with one
 //! `misconfigured:` line naming the problem, and nothing ever exits 2.
 
-mod common;
-use common::healthprobe;
+use crate::common::healthprobe;
 
 #[test]
 fn help_and_version_exit_0() {
@@ -67,7 +66,7 @@ fn usage_errors_exit_64_never_2() {
 
 #[test]
 fn timeout_accepts_the_documented_forms_before_or_after_the_probe() {
-    let port = common::closed_port().to_string();
+    let port = crate::common::closed_port().to_string();
     for args in [
         vec!["--timeout", "500ms", "tcp", port.as_str()],
         vec!["tcp", port.as_str(), "--timeout", "3s"],
@@ -81,11 +80,11 @@ fn timeout_accepts_the_documented_forms_before_or_after_the_probe() {
 
 #[test]
 fn quiet_prints_nothing_when_healthy_but_still_reports_failures() {
-    let server = common::http_server(200, "ok");
+    let server = crate::common::http_server(200, "ok");
     let run = healthprobe(&["--quiet", "tcp", &server.hostport()]);
     assert_eq!(
         (run.code, run.stdout.as_str(), run.stderr.as_str()),
         (0, "", "")
     );
-    healthprobe(&["-q", "tcp", &common::closed_port().to_string()]).expect(1, "refused");
+    healthprobe(&["-q", "tcp", &crate::common::closed_port().to_string()]).expect(1, "refused");
 }

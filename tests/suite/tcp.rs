@@ -1,7 +1,6 @@
 //! `tcp`: healthy when a connection is accepted; every resolved address is tried.
 
-mod common;
-use common::{closed_port, healthprobe, silent_server};
+use crate::common::{closed_port, healthprobe, silent_server};
 use std::net::TcpListener;
 
 #[test]
@@ -42,7 +41,7 @@ fn localhost_falls_back_to_ipv6_when_ipv4_refuses() {
         eprintln!("skipped: 127.0.0.1:{port} is in use, cannot build the refused-IPv4 case");
         return;
     }
-    let server = common::Server::serve(v6, |_conn| {});
+    let server = crate::common::Server::serve(v6, |_conn| {});
     healthprobe(&["tcp", &format!("localhost:{}", server.port())]).expect(0, "connected to [::1]");
 }
 

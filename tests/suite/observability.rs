@@ -2,8 +2,7 @@
 //! as JSON), `--verbose` timings, `HEALTHPROBE_*` variables, `${NAME}` expansion, the
 //! 4096-byte clean line, and SIGTERM/SIGINT during a probe.
 
-mod common;
-use common::{
+use crate::common::{
     closed_port, healthprobe, http_server, read_request_head, run_with, silent_server, Peer,
     Server, TempDir,
 };
@@ -167,13 +166,13 @@ fn every_flag_can_come_from_the_environment_and_the_command_line_wins() {
     let silent = silent_server();
     let url = format!("http://{}/", silent.hostport());
     let run = run_with(
-        Command::new(common::bin())
+        Command::new(crate::common::bin())
             .env("HEALTHPROBE_TIMEOUT", "300ms")
             .args(["http", &url]),
     );
     run.expect(1, "timed out after 300ms");
     let run = run_with(
-        Command::new(common::bin())
+        Command::new(crate::common::bin())
             .env("HEALTHPROBE_TIMEOUT", "300ms")
             .args(["--timeout", "400ms", "http", &url]),
     );
@@ -181,14 +180,14 @@ fn every_flag_can_come_from_the_environment_and_the_command_line_wins() {
 
     let down = http_server(503, "down");
     let run = run_with(
-        Command::new(common::bin())
+        Command::new(crate::common::bin())
             .env("HEALTHPROBE_URL", format!("http://{}/", down.hostport()))
             .env("HEALTHPROBE_EXPECT_STATUS", "503")
             .arg("http"),
     );
     run.expect(0, "HTTP 503");
     let run = run_with(
-        Command::new(common::bin())
+        Command::new(crate::common::bin())
             .env("HEALTHPROBE_QUIET", "true")
             .args([
                 "http",
@@ -209,7 +208,7 @@ fn every_flag_can_come_from_the_environment_and_the_command_line_wins() {
 fn braced_variables_in_arguments_are_expanded() {
     let server = http_server(200, "ok");
     let run = run_with(
-        Command::new(common::bin())
+        Command::new(crate::common::bin())
             .env("APP_PORT", server.port().to_string())
             .args(["http", "http://127.0.0.1:${APP_PORT}/healthz"]),
     );
@@ -218,7 +217,7 @@ fn braced_variables_in_arguments_are_expanded() {
         &format!("http://127.0.0.1:{}/healthz: HTTP 200", server.port()),
     );
     let run = run_with(
-        Command::new(common::bin())
+        Command::new(crate::common::bin())
             .env_remove("NO_SUCH_PORT")
             .args(["tcp", "127.0.0.1:${NO_SUCH_PORT}"]),
     );
@@ -294,7 +293,7 @@ fn signal_during_a_slow_probe(signal: &str) {
         std::thread::sleep(Duration::from_secs(20));
         drop(conn);
     });
-    let child = Command::new(common::bin())
+    let child = Command::new(crate::common::bin())
         .args([
             "--timeout",
             "20s",

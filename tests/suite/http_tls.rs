@@ -1,10 +1,9 @@
 //! HTTPS: verification against a CA, server-name override, no-verify, mutual TLS, and the
 //! checks on PEM inputs — against Python's ssl module as the independent TLS peer.
 
-mod common;
-use common::{healthprobe, make_certs, Peer, TempDir};
+use crate::common::{healthprobe, make_certs, Peer, TempDir};
 
-fn https_peer(certs: &common::Certs, client_ca: bool) -> Peer {
+fn https_peer(certs: &crate::common::Certs, client_ca: bool) -> Peer {
     let mut args = vec![certs.cert.to_str().unwrap(), certs.key.to_str().unwrap()];
     if client_ca {
         args.push(certs.ca.to_str().unwrap());

@@ -1,7 +1,6 @@
 //! `file`: existence and heartbeat freshness.
 
-mod common;
-use common::{healthprobe, TempDir};
+use crate::common::{healthprobe, TempDir};
 use std::fs::{File, FileTimes};
 use std::time::{Duration, SystemTime};
 
@@ -38,7 +37,7 @@ fn max_age_judges_the_modification_time() {
 
 #[test]
 fn unreadable_parent_is_a_read_failure_not_a_missing_file() {
-    if !common::is_root() {
+    if !crate::common::is_root() {
         let dir = TempDir::new("perm");
         std::fs::create_dir(dir.join("locked")).unwrap();
         File::create(dir.join("locked/f")).unwrap();

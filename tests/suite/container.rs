@@ -9,8 +9,7 @@
 //! build (HEALTHPROBE_STATIC_BIN, set by tests/run.sh). Skipped, with the reason printed,
 //! only when not root or when Docker is not installed.
 
-mod common;
-use common::{is_root, Peer, TempDir};
+use crate::common::{is_root, Peer, TempDir};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::thread;

@@ -2,8 +2,7 @@
 //! (`grpc_pass`) in front of the Python health server — the sidecar layout of an ECS task
 //! behind an NLB. Skipped, with the reason printed, only when nginx is not installed.
 
-mod common;
-use common::{healthprobe, make_certs, Peer, TempDir};
+use crate::common::{healthprobe, make_certs, Peer, TempDir};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

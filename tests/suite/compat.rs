@@ -2,8 +2,7 @@
 //! `grpc_health_probe` (or `grpc-health-probe`) takes that tool's flags, prints its messages
 //! and exits with its codes 0-4.
 
-mod common;
-use common::{closed_port, run_with, silent_server, Peer, Run, TempDir};
+use crate::common::{closed_port, run_with, silent_server, Peer, Run, TempDir};
 use std::process::Command;
 use std::time::Duration;
 
@@ -11,7 +10,7 @@ use std::time::Duration;
 fn probe_as(name: &str, args: &[&str]) -> Run {
     let dir = TempDir::new("compat");
     let link = dir.join(name);
-    std::os::unix::fs::symlink(common::bin(), &link).unwrap();
+    std::os::unix::fs::symlink(crate::common::bin(), &link).unwrap();
     run_with(Command::new(&link).args(args))
 }
 

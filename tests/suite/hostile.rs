@@ -1,8 +1,7 @@
 //! Hostile peers: every case ends with the documented exit code, one clear line, within
 //! `--timeout` + 100 ms, and with bounded memory (peak RSS from the kernel, via wait4).
 
-mod common;
-use common::{healthprobe_measured, read_request_head, Peer, Server};
+use crate::common::{healthprobe_measured, read_request_head, Peer, Server};
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::os::fd::AsRawFd;

@@ -1,8 +1,7 @@
 //! `grpc` flags against Python grpcio: TLS (CA, server name, no-verify, mTLS), unix sockets,
 //! metadata and user agent, authority, --alive-on, and a peer that is not a gRPC server.
 
-mod common;
-use common::{healthprobe, http_server, make_certs, Peer, TempDir};
+use crate::common::{healthprobe, http_server, make_certs, Peer, TempDir};
 
 fn s(p: &std::path::Path) -> &str {
     p.to_str().unwrap()

@@ -4,8 +4,7 @@
 //! Needs root (chroot) and the static build: tests/run.sh builds it and sets
 //! HEALTHPROBE_STATIC_BIN. Skipped, with the reason printed, only when not root.
 
-mod common;
-use common::{closed_port, http_server, is_root, run_with, TempDir};
+use crate::common::{closed_port, http_server, is_root, run_with, TempDir};
 use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
@@ -24,7 +23,7 @@ fn empty_root() -> Option<TempDir> {
     Some(root)
 }
 
-fn chroot(root: &TempDir, args: &[&str]) -> common::Run {
+fn chroot(root: &TempDir, args: &[&str]) -> crate::common::Run {
     // The environment is cleared (no PATH either), so name chroot by its path.
     let chroot = ["/usr/sbin/chroot", "/usr/bin/chroot", "/sbin/chroot"]
         .into_iter()
@@ -66,7 +65,7 @@ fn http_and_tcp_to_localhost_work_without_etc_hosts() {
 #[test]
 fn grpc_and_file_run_in_the_empty_root() {
     let Some(root) = empty_root() else { return };
-    let peer = common::Peer::python("grpc_health_server.py", &["--set", "=SERVING"]);
+    let peer = crate::common::Peer::python("grpc_health_server.py", &["--set", "=SERVING"]);
     chroot(&root, &["grpc", &format!("localhost:{}", peer.port)]).expect(0, "SERVING");
     chroot(&root, &["file", "/healthprobe"]).expect(0, "exists");
     chroot(&root, &["file", "/etc/hosts"]).expect(1, "does not exist");
@@ -79,8 +78,8 @@ fn https_verifies_certificates_without_a_ca_bundle() {
     // then rejected for its issuer, not for a missing CA bundle.
     let Some(root) = empty_root() else { return };
     let dir = TempDir::new("root-certs");
-    let certs = common::make_certs(&dir);
-    let peer = common::Peer::python(
+    let certs = crate::common::make_certs(&dir);
+    let peer = crate::common::Peer::python(
         "https_server.py",
         &[certs.cert.to_str().unwrap(), certs.key.to_str().unwrap()],
     );

@@ -2,8 +2,7 @@
 //! `misconfigured:` line that names the flag. And a panic, should one happen, still ends in
 //! one `unhealthy:` line and exit 1.
 
-mod common;
-use common::{healthprobe, run_with, TempDir};
+use crate::common::{healthprobe, run_with, TempDir};
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 use std::process::Command;
@@ -106,11 +105,11 @@ fn a_url_of_100_kb_is_refused_in_one_short_line() {
 #[test]
 fn arguments_that_are_not_utf8() {
     let bad = OsStr::from_bytes(b"127.0.0.1:\xff\xfe");
-    let run = run_with(Command::new(common::bin()).arg("tcp").arg(bad));
+    let run = run_with(Command::new(crate::common::bin()).arg("tcp").arg(bad));
     run.expect(64, "UTF-8");
     // A path may be any bytes on Linux: it is simply looked up.
     let path = OsStr::from_bytes(b"/nonexistent/\xff\xfe");
-    let run = run_with(Command::new(common::bin()).arg("file").arg(path));
+    let run = run_with(Command::new(crate::common::bin()).arg("file").arg(path));
     run.expect(1, "does not exist");
 }
 

@@ -1,7 +1,6 @@
 //! `grpc` against an independent peer: Python grpcio's own health servicer.
 
-mod common;
-use common::{closed_port, healthprobe, silent_server, Peer};
+use crate::common::{closed_port, healthprobe, silent_server, Peer};
 use std::time::Duration;
 
 fn health_server(statuses: &[&str]) -> Peer {

@@ -1,7 +1,6 @@
 //! `http`: status judgement, no redirects followed, proxies ignored, phases named, deadline held.
 
-mod common;
-use common::{
+use crate::common::{
     closed_port, healthprobe, http_server, read_request_head, run_with, silent_server, Peer,
     Server, TempDir,
 };
@@ -84,9 +83,9 @@ fn refused_is_a_connect_failure() {
 fn proxy_variables_never_redirect_the_probe() {
     let server = http_server(200, "ok");
     let proxy = format!("http://127.0.0.1:{}", closed_port());
-    let mut cmd = Command::new(common::bin());
+    let mut cmd = Command::new(crate::common::bin());
     cmd.args(["http", &format!("http://{}/", server.hostport())]);
-    for var in common::PROXY_VARS {
+    for var in crate::common::PROXY_VARS {
         cmd.env(var, &proxy);
     }
     cmd.env("NO_PROXY", "").env("no_proxy", "");
@@ -128,7 +127,7 @@ fn garbage_instead_of_http_is_unhealthy() {
 #[test]
 fn https_to_an_untrusted_certificate_fails_in_tls() {
     let dir = TempDir::new("https");
-    let certs = common::make_certs(&dir);
+    let certs = crate::common::make_certs(&dir);
     let (cert, key) = (certs.cert, certs.key);
     let peer = Peer::python(
         "https_server.py",

@@ -1,8 +1,7 @@
 //! `--log-to`: the result line copied, timestamped, to a file or another process's output —
 //! and never blocking or changing the verdict, whatever the path is.
 
-mod common;
-use common::{closed_port, healthprobe, http_server, TempDir};
+use crate::common::{closed_port, healthprobe, http_server, TempDir};
 use std::fs::OpenOptions;
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
