@@ -3,7 +3,7 @@
 #
 # Prepares what the tests need and is safe to re-run:
 #   - the x86_64 musl target, and the static release binary the tests run (the container
-#     tests also build a small static test app from tests/docker/app.rs);
+#     tests also build a small static test app from tests/programs/app.rs);
 #   - a Python venv in target/test-venv with grpcio, the independent gRPC peer;
 # then runs `cargo test` with the suite pointed at the static binary, so what is tested is
 # what ships. Extra arguments go to `cargo test` (e.g. tests/run.sh -- http:: runs one module of the suite).

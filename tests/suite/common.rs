@@ -432,3 +432,29 @@ pub fn healthprobe_measured(args: &[&str]) -> (Run, i64) {
     let _ = std::fs::remove_file(&out);
     (run, rss)
 }
+
+/// A small std-only test program from `tests/programs/<name>.rs`, built static for the musl
+/// target with plain `rustc` (once per suite run; concurrent callers wait for the build), so
+/// it runs in scratch images and empty roots. Returns its path under `target/test-programs`.
+pub fn static_program(name: &str) -> PathBuf {
+    static BUILT: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let out_dir = root.join("target/test-programs");
+    let out = out_dir.join(name);
+    let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
+    if built.iter().any(|n| n == name) {
+        return out;
+    }
+    std::fs::create_dir_all(&out_dir).expect("create target/test-programs");
+    let source = root.join("tests/programs").join(format!("{name}.rs"));
+    let status = Command::new("rustc")
+        .args(["--edition", "2021", "-O", "-C", "strip=symbols"])
+        .args(["--target", "x86_64-unknown-linux-musl", "-o"])
+        .arg(&out)
+        .arg(&source)
+        .status()
+        .expect("run rustc");
+    assert!(status.success(), "building {} failed", source.display());
+    built.push(name.to_string());
+    out
+}

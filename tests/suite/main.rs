@@ -11,6 +11,7 @@ mod bad_input;
 mod cli;
 mod compat;
 mod container;
+mod dockerd;
 mod empty_root;
 mod file;
 mod grpc;

@@ -1,5 +1,5 @@
 //! A tiny app for the container tests: std only, built static for the musl target by
-//! tests/container.rs with plain `rustc`, and run as PID 1 of a `FROM scratch` image.
+//! tests/suite/common.rs (static_program) with plain `rustc`, and run as PID 1 of a `FROM scratch` image.
 //!
 //! `app` serves until killed:
 //!   - HTTP on 127.0.0.1:8080: 200 "ok", or 503 while /state/down exists; `/slow` answers
