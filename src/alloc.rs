@@ -8,10 +8,15 @@
 //! and falls back to the system allocator if the arena runs out. So a run's memory grows with
 //! everything it allocates, up to the 4 MiB arena (pages only as touched), and beyond that is
 //! managed by the system allocator: hostile peers are bounded by the probes' own limits.
+//!
+//! Long-lived modes (`wait`, `run`) break the premise: what they allocate per attempt or per
+//! signal would pile up in the arena. They call [`long_lived`] first; from then on every new
+//! block comes from the system allocator, which frees, and only what was allocated before
+//! stays in the arena (it is freed to nowhere, which is fine: it was start-up state).
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::UnsafeCell;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 const ARENA_SIZE: usize = 4 * 1024 * 1024;
 
@@ -25,6 +30,16 @@ static ARENA: Arena = Arena(UnsafeCell::new([0; ARENA_SIZE]));
 
 /// Offset of the first free byte of [`ARENA`].
 static TOP: AtomicUsize = AtomicUsize::new(0);
+
+/// Set by [`long_lived`]: no more bump allocation.
+static LONG_LIVED: AtomicBool = AtomicBool::new(false);
+
+/// Switches the process to the system allocator for every allocation from now on: for modes
+/// that live for minutes or days, where a never-freeing arena would grow with every attempt.
+#[allow(dead_code)] // until the long-lived modes land
+pub fn long_lived() {
+    LONG_LIVED.store(true, Ordering::Relaxed);
+}
 
 /// Bump allocation in [`ARENA`], with the system allocator behind it. There is one arena, so
 /// every `Bump` value shares it.
@@ -45,6 +60,9 @@ impl Bump {
 // asked, and is claimed by a successful compare-exchange, so no two live blocks overlap.
 unsafe impl GlobalAlloc for Bump {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        if LONG_LIVED.load(Ordering::Relaxed) {
+            return unsafe { System.alloc(layout) };
+        }
         let base = Self::base();
         let mut top = TOP.load(Ordering::Relaxed);
         loop {
@@ -84,6 +102,7 @@ unsafe impl GlobalAlloc for Bump {
             let old_end = start + layout.size();
             if let Some(new_end) = start.checked_add(new_size) {
                 if new_end <= ARENA_SIZE
+                    && !LONG_LIVED.load(Ordering::Relaxed)
                     && TOP
                         .compare_exchange(old_end, new_end, Ordering::AcqRel, Ordering::Relaxed)
                         .is_ok()
