@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use crate::cli::{GrpcArgs, TlsArgs};
 use crate::duration;
-use crate::outcome::{Failure, Outcome, Phase};
+use crate::verdict::{Failure, Outcome, Phase};
 
 /// Invalid command-line arguments.
 pub const EXIT_INVALID_ARGUMENTS: u8 = 1;
@@ -238,6 +238,7 @@ pub fn parse(args: &[String]) -> Parsed {
         user_agent: Some(user_agent),
         alive_on: Vec::new(),
         tls_options: tls,
+        phase_timeouts: Some((connect_timeout, rpc_timeout)),
     };
     Parsed::Run {
         args: Box::new(args),
@@ -258,9 +259,16 @@ fn go_duration(name: &str, value: &str) -> Result<Duration, String> {
 /// The line and exit code grpc-health-probe would give for `outcome`.
 pub fn render(outcome: &Outcome, style: &Style) -> (String, u8) {
     match outcome {
-        Outcome::Healthy { .. } => ("status: SERVING".into(), 0),
-        Outcome::Misconfigured(m) => (format!("error: {m}"), EXIT_INVALID_ARGUMENTS),
-        Outcome::Unhealthy { failure, .. } => render_failure(failure, style),
+        Outcome::Checked { checks, .. } => {
+            match checks.iter().find_map(|c| c.result.as_ref().err()) {
+                None => ("status: SERVING".into(), 0),
+                Some(failure) => render_failure(failure, style),
+            }
+        }
+        Outcome::Misconfigured { problem, .. } => {
+            (format!("error: {problem}"), EXIT_INVALID_ARGUMENTS)
+        }
+        Outcome::CannotRun { reason, .. } => (format!("error: {reason}"), EXIT_INVALID_ARGUMENTS),
     }
 }
 

@@ -94,8 +94,11 @@ pub fn human(d: Duration) -> String {
         format!("{}d{}h", secs / 86_400, secs % 86_400 / 3600)
     } else if secs >= 3600 {
         format!("{}h{}m", secs / 3600, secs % 3600 / 60)
-    } else if secs >= 60 {
-        format!("{}m{}s", secs / 60, secs % 60)
+    } else if secs >= 100 {
+        match secs % 60 {
+            0 => format!("{}m", secs / 60),
+            s => format!("{}m{s}s", secs / 60),
+        }
     } else if secs >= 1 {
         let secs = d.as_secs_f64();
         if d.subsec_millis() == 0 {
@@ -159,6 +162,9 @@ mod tests {
         assert_eq!(human(Duration::from_millis(250)), "250ms");
         assert_eq!(human(Duration::from_micros(420)), "0.4ms");
         assert_eq!(human(Duration::from_secs(303)), "5m3s");
+        assert_eq!(human(Duration::from_secs(60)), "60s");
+        assert_eq!(human(Duration::from_secs(90)), "90s");
+        assert_eq!(human(Duration::from_secs(120)), "2m");
         assert_eq!(human(Duration::from_secs(7500)), "2h5m");
         assert_eq!(
             human(Duration::from_secs(86_400 * 185 + 4 * 3600)),

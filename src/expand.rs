@@ -8,7 +8,7 @@
 
 use std::ffi::OsString;
 
-use crate::outcome::Misconfig;
+use crate::verdict::Misconfig;
 
 /// Expands every argument after the program name.
 pub fn args(argv: Vec<OsString>) -> Result<Vec<OsString>, Misconfig> {

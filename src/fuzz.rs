@@ -5,9 +5,9 @@
 
 use proptest::prelude::*;
 
-use crate::probe::http::StatusSet;
-use crate::resolve::HostPort;
-use crate::{cli, compat, duration, expand, json, outcome};
+use crate::cli::StatusSet;
+use crate::net::HostPort;
+use crate::{cli, compat, duration, expand, json, text};
 
 proptest! {
     #[test]
@@ -68,17 +68,17 @@ proptest! {
     }
 
     #[test]
-    fn fuzz_clean_and_cap(text in "\\PC{0,300}|[\\x00-\\x1f\\x7f]{0,50}", max in 10usize..200) {
-        let cleaned = outcome::clean(&text);
-        prop_assert!(!cleaned.chars().any(char::is_control));
-        prop_assert!(outcome::cap(&cleaned, max).len() <= max.max(cleaned.len().min(max)));
+    fn fuzz_clean_and_cap(text in "\\PC{0,300}|[\\x00-\\x1f\\x7f\u{200b}-\u{200f}\u{2028}-\u{202e}\u{feff}]{0,50}", max in 10usize..200) {
+        let cleaned = text::clean(&text);
+        prop_assert!(!cleaned.chars().any(text::is_hidden));
+        prop_assert!(text::cap(&cleaned, max).len() <= max.max(cleaned.len().min(max)));
     }
 
     #[test]
-    fn fuzz_command_line(args in prop::collection::vec("[-a-z0-9:=./ ]{0,12}", 0..6)) {
-        let mut argv = vec!["healthprobe".to_string()];
-        argv.extend(args.iter().cloned());
-        let _ = cli::parse(argv);
+    fn fuzz_command_line(args in prop::collection::vec("[-a-z0-9:=./ ]{0,12}|--and|--|wait|tcp|http", 0..8)) {
+        let mut argv = vec![std::ffi::OsString::from("healthprobe")];
+        argv.extend(args.iter().map(std::ffi::OsString::from));
+        let _ = cli::parse(&argv);
         let _ = compat::parse(&args);
     }
 }

@@ -1,43 +1,186 @@
-//! `--log-to PATH`: a copy of the result line where someone will see it.
+//! `--log-to PATH`: a timestamped copy of the result line where someone will see it.
 //!
 //! ECS never shows health-check output, and Docker drops the output of a check it killed.
 //! Appending the line to `/proc/1/fd/1` (the main process's stdout) puts the reason in
-//! `docker logs` and CloudWatch without a shell. This must never block or fail the probe: the
-//! file is opened non-blocking (a FIFO without a reader, a full pipe), every error is
-//! swallowed after at most one short warning, and the verdict and exit code never change.
+//! `docker logs` and CloudWatch without a shell. The copy must never delay the verdict:
+//!
+//! - A pipe, FIFO, terminal or socket (what `/proc/1/fd/1` usually is) is written in-process
+//!   with `O_NONBLOCK`, which works for them: a full pipe or a FIFO without a reader fails at
+//!   once instead of blocking.
+//! - Anything else may be a regular file, and there `O_NONBLOCK` does nothing: on a hung
+//!   NFS/EFS mount or a frozen file system, `open` or `write` sleeps uninterruptibly, and a
+//!   *thread* stuck like that holds the whole process's exit (even SIGKILL waits, measured).
+//!   So a short-lived writer process does the open and the write; the probe waits for its
+//!   one-byte report only until the deadline and never reaps it. If it is stuck, it finishes
+//!   when the file system thaws. When the probe exits first, the writer is re-parented to the
+//!   container's PID 1 (or the nearest subreaper): an init that reaps (`healthprobe run`,
+//!   tini, Docker's `--init`) collects it; one that never reaps keeps a zombie (an entry in
+//!   the process table, no memory) until the container stops — one per failed write.
+//!
+//! A write that fails or is abandoned is reported in the line (`; --log-to PATH: ...`); the
+//! verdict and the exit code never change.
 
-use std::fs::OpenOptions;
-use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
+use std::ffi::CString;
+use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-/// Linux's PIPE_BUF: writes up to this size to a pipe are atomic.
+use crate::text::{cap, io_reason};
+
+/// Linux's PIPE_BUF: writes up to this size to a pipe are atomic, never interleaved with the
+/// app's own output.
 const PIPE_BUF: usize = 4096;
-/// `O_NONBLOCK` on Linux (x86_64 and aarch64 share the value); std has no name for it.
-const O_NONBLOCK: i32 = 0o4000;
-/// `O_NOCTTY`: never let opening a terminal make it our controlling terminal.
-const O_NOCTTY: i32 = 0o400;
 
-/// Appends `<RFC 3339 UTC time> healthprobe <line>` to `path`; returns a warning on failure.
-pub fn append(path: &Path, line: &str) -> Result<(), String> {
-    // A pipe takes a write of at most PIPE_BUF (4096) bytes whole, never interleaved with the
-    // app's own output: cut the line so the whole record fits.
+/// Flags for opening the log: append, create, never block, never become our terminal.
+const OPEN_FLAGS: libc::c_int = libc::O_WRONLY
+    | libc::O_APPEND
+    | libc::O_CREAT
+    | libc::O_NONBLOCK
+    | libc::O_NOCTTY
+    | libc::O_CLOEXEC;
+
+/// Appends `<RFC 3339 UTC time> healthprobe <line>` to `path`, waiting for the write at most
+/// until `until`; returns a short warning when it failed or was abandoned.
+pub fn append(path: &Path, line: &str, until: Instant) -> Result<(), String> {
     let prefix = format!("{} healthprobe ", rfc3339(SystemTime::now()));
-    let line = crate::outcome::cap(line, PIPE_BUF - prefix.len() - 1);
+    let line = cap(line, PIPE_BUF - prefix.len() - 1);
     let record = format!("{prefix}{line}\n");
-    let mut file = OpenOptions::new()
-        .append(true)
-        .create(true)
-        .custom_flags(O_NONBLOCK | O_NOCTTY)
-        .open(path)
-        .map_err(|e| format!("cannot open: {}", crate::resolve::io_reason(&e)))?;
-    // One write call: a pipe takes a record of at most PIPE_BUF whole or not at all.
-    match file.write(record.as_bytes()) {
-        Ok(n) if n == record.len() => Ok(()),
-        Ok(_) => Err("short write".into()),
-        Err(e) => Err(format!("cannot write: {}", crate::resolve::io_reason(&e))),
+    let c_path = CString::new(path.as_os_str().as_bytes())
+        .map_err(|_| "the path holds a NUL byte".to_string())?;
+    // Pseudo file systems never hang on open: there the file can be opened here and looked at.
+    let pseudo = path.starts_with("/proc/") || path.starts_with("/dev/");
+    if !pseudo {
+        return via_writer(Target::Path(&c_path), record.as_bytes(), until);
     }
+    // SAFETY: open with a NUL-terminated path; the fd is closed below or by the writer.
+    let fd = unsafe { libc::open(c_path.as_ptr(), OPEN_FLAGS, 0o644) };
+    if fd < 0 {
+        return Err(format!("cannot open: {}", last_reason()));
+    }
+    // SAFETY: fstat writes only into the local stat buffer.
+    let is_file = unsafe {
+        let mut st: libc::stat = std::mem::zeroed();
+        libc::fstat(fd, &mut st) == 0 && (st.st_mode & libc::S_IFMT) == libc::S_IFREG
+    };
+    let result = if is_file {
+        via_writer(Target::Fd(fd), record.as_bytes(), until)
+    } else {
+        write_once(fd, record.as_bytes()).map_err(|e| format!("cannot write: {e}"))
+    };
+    // SAFETY: closing our own descriptor.
+    unsafe { libc::close(fd) };
+    result
+}
+
+/// What the writer process opens.
+enum Target<'a> {
+    Path(&'a CString),
+    Fd(libc::c_int),
+}
+
+/// One `write` call: a pipe takes a record of at most PIPE_BUF whole or not at all.
+fn write_once(fd: libc::c_int, record: &[u8]) -> Result<(), String> {
+    // SAFETY: writes from a live slice.
+    let n = unsafe { libc::write(fd, record.as_ptr().cast(), record.len()) };
+    if n < 0 {
+        Err(last_reason())
+    } else if n as usize != record.len() {
+        Err("short write".into())
+    } else {
+        Ok(())
+    }
+}
+
+/// Forks a writer that opens (if needed) and writes, and reports 0 or an errno through a
+/// pipe; waits for that report at most until `until`.
+fn via_writer(target: Target<'_>, record: &[u8], until: Instant) -> Result<(), String> {
+    let mut fds = [0 as libc::c_int; 2];
+    // SAFETY: pipe2 fills the local array.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        return Err(format!("cannot start the writer: {}", last_reason()));
+    }
+    let (read_end, write_end) = (fds[0], fds[1]);
+    // SAFETY: after fork the child only makes async-signal-safe calls (open, write, close,
+    // _exit) on data prepared before the fork; it allocates nothing and takes no lock.
+    let pid = unsafe { libc::fork() };
+    if pid == 0 {
+        unsafe {
+            let fd = match target {
+                Target::Path(p) => libc::open(p.as_ptr(), OPEN_FLAGS, 0o644),
+                Target::Fd(fd) => fd,
+            };
+            let status: i32 = if fd < 0 {
+                -errno()
+            } else {
+                let n = libc::write(fd, record.as_ptr().cast(), record.len());
+                if n < 0 {
+                    errno()
+                } else if n as usize != record.len() {
+                    i32::MAX
+                } else {
+                    0
+                }
+            };
+            let bytes = status.to_ne_bytes();
+            libc::write(write_end, bytes.as_ptr().cast(), bytes.len());
+            libc::_exit(0);
+        }
+    }
+    // SAFETY: closing our copy of the write end, so a dead writer reads as end of file.
+    unsafe { libc::close(write_end) };
+    if pid < 0 {
+        unsafe { libc::close(read_end) };
+        return Err(format!("cannot start the writer: {}", last_reason()));
+    }
+    let report = wait_for_report(read_end, until);
+    unsafe { libc::close(read_end) };
+    match report {
+        Some(0) => Ok(()),
+        Some(i32::MAX) => Err("short write".into()),
+        Some(e) if e < 0 => Err(format!("cannot open: {}", reason_of(-e))),
+        Some(e) => Err(format!("cannot write: {}", reason_of(e))),
+        None => Err("not written by the deadline (a hung or frozen file system?)".into()),
+    }
+}
+
+/// The writer's 4-byte status, or None if it did not come by `until`.
+fn wait_for_report(fd: libc::c_int, until: Instant) -> Option<i32> {
+    let mut buf = [0u8; 4];
+    let mut got = 0;
+    while got < buf.len() {
+        let left = until.saturating_duration_since(Instant::now());
+        let mut pfd = libc::pollfd {
+            fd,
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        let ms = left.as_millis().min(i32::MAX as u128) as libc::c_int;
+        // SAFETY: poll and read on our own descriptor into a local buffer.
+        match unsafe { libc::poll(&mut pfd, 1, ms) } {
+            0 => return None,
+            n if n < 0 && errno() == libc::EINTR => continue,
+            n if n < 0 => return None,
+            _ => {}
+        }
+        let n = unsafe { libc::read(fd, buf[got..].as_mut_ptr().cast(), buf.len() - got) };
+        if n <= 0 {
+            return None;
+        }
+        got += n as usize;
+    }
+    Some(i32::from_ne_bytes(buf))
+}
+
+fn errno() -> i32 {
+    std::io::Error::last_os_error().raw_os_error().unwrap_or(0)
+}
+
+fn last_reason() -> String {
+    io_reason(&std::io::Error::last_os_error())
+}
+
+fn reason_of(errno: i32) -> String {
+    io_reason(&std::io::Error::from_raw_os_error(errno))
 }
 
 /// `2026-11-21T23:49:21.123Z`.

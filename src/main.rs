@@ -1,11 +1,33 @@
-//! healthprobe: check one service once; the exit code says whether it is healthy.
+//! healthprobe: answers an orchestrator's questions about a container — is it healthy
+//! (`healthprobe PROBE ... [--and ...]`), is what it needs up yet (`wait`), and, as PID 1,
+//! stop gracefully (`run`) — with an exit code and one line.
 //!
-//! `main` only wires the pieces: expand `${NAME}` ([`expand`]) -> parse ([`cli`], or
-//! [`compat`] when invoked as grpc_health_probe) -> start the deadline's watchdog
-//! ([`deadline`]) -> build the probe ([`probe`], no network I/O) -> run it -> print one line
-//! and exit ([`outcome`]).
+//! `main` only wires the pieces. Layers, each importing only those below it (no cycles):
+//!
+//! ```text
+//! main            entry: process set-up, expand ${NAME}, pick the front, run the mode, exit
+//! check           N probes under one deadline (wait adds attempts on top of it)
+//! report          Outcome -> one line + exit code (text | json | compat); --log-to; once only
+//! compat          grpc-health-probe's flags and words (GrpcArgs in, a line out)
+//! probe/*         http, grpc, tcp, file: new() validates (no I/O), run(&Attempt) checks
+//! net, tls        addresses and connecting; TLS trust and configuration — shared by probes
+//! cli             clap declarations (args), the types flags parse into (values), the front
+//! trace, watchdog one check's phase/timings/peer per attempt; the deadline's backstop thread
+//! verdict         Phase, Failure, Success, Misconfig, Outcome, Exit — plain data
+//! deadline, text, duration, json, expand, log_to, signals, alloc   (leaves)
+//! ```
+//!
+//! `main` is the C entry point rather than Rust's: Rust's start-up aborts (exit 134, outside
+//! the contract) when fd 0, 1 or 2 is closed in a root without /dev/null; ours puts something
+//! on those numbers and carries on ([`signals::prepare_process`]).
+
+#![cfg_attr(not(test), no_main)]
+// Under `cargo test` the C entry point is compiled out (the test harness has its own), so
+// everything only it reaches would read as dead; the normal build still checks for dead code.
+#![cfg_attr(test, allow(dead_code))]
 
 mod alloc;
+mod check;
 mod cli;
 mod compat;
 mod deadline;
@@ -15,106 +37,148 @@ mod expand;
 mod fuzz;
 mod json;
 mod log_to;
-mod outcome;
+mod net;
 mod probe;
-mod resolve;
+mod report;
+mod signals;
+mod text;
 mod tls;
+mod trace;
+mod verdict;
+mod watchdog;
 
-use std::io::Write;
-use std::process::ExitCode;
+use std::ffi::OsString;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use cli::{Fallback, GlobalArgs, Parsed};
 use deadline::Deadline;
-use outcome::{Format, Misconfig, Outcome, Output};
-use probe::Probe;
+use report::Output;
+use verdict::{Exit, Misconfig, Outcome};
 
 /// See [`alloc`]: a short-lived process should not pay for returning memory.
 #[global_allocator]
 static GLOBAL: alloc::Bump = alloc::Bump;
 
-fn main() -> ExitCode {
+/// The default `--timeout`, which also bounds writing a line when no deadline was parsed.
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// The process entry point (see the module header for why it is not Rust's `main`).
+///
+/// # Safety
+/// Called by the C runtime with `argc` valid NUL-terminated strings in `argv`.
+#[cfg(not(test))]
+#[no_mangle]
+pub unsafe extern "C" fn main(argc: libc::c_int, argv: *const *const libc::c_char) -> libc::c_int {
     let start = Instant::now();
     // Before any thread exists, so that only the watchdog ever receives SIGTERM/SIGINT.
-    deadline::block_signals();
-    outcome::install_panic_hook();
+    signals::prepare_process();
+    report::install_panic_hook();
+    let args: Vec<OsString> = (0..usize::try_from(argc).unwrap_or(0))
+        .map(|i| {
+            // SAFETY: the C runtime passes argc valid pointers to NUL-terminated strings.
+            let arg = unsafe { std::ffi::CStr::from_ptr(*argv.add(i)) };
+            std::os::unix::ffi::OsStringExt::from_vec(arg.to_bytes().to_vec())
+        })
+        .collect();
+    libc::c_int::from(app(start, args).code())
+}
+
+/// Runs the mode the arguments ask for and returns the exit status.
+fn app(start: Instant, args: Vec<OsString>) -> Exit {
     // Debug builds only: lets the tests prove a panic still ends in one line and exit 1.
     #[cfg(debug_assertions)]
     if std::env::var_os("HEALTHPROBE_DEBUG_PANIC").is_some() {
         panic!("requested by HEALTHPROBE_DEBUG_PANIC");
     }
-    let raw: Vec<_> = std::env::args_os().collect();
-    // Decided before expansion, so that even an expansion error speaks grpc-health-probe.
-    let as_grpc_health_probe = raw
+    if args
         .first()
-        .is_some_and(compat::invoked_as_grpc_health_probe);
-    let argv = match expand::args(raw) {
-        Ok(argv) => argv,
-        Err(m) if as_grpc_health_probe => {
-            return outcome::finish(&Outcome::Misconfigured(m), &compat_output(None))
-        }
-        Err(m) => return outcome::finish(&Outcome::Misconfigured(m), &Output::default()),
-    };
-    if as_grpc_health_probe {
-        return grpc_health_probe(start, &argv[1..]);
+        .is_some_and(compat::invoked_as_grpc_health_probe)
+    {
+        return grpc_health_probe(start, &args);
     }
-    let cli = match cli::parse(argv) {
-        cli::Parsed::Run(cli) => cli,
-        cli::Parsed::Print(text) => return print_and_exit(&text),
-        cli::Parsed::Misconfigured(m) => {
-            return outcome::finish(&Outcome::Misconfigured(m), &Output::default())
+    let fallback = cli::fallback(&args);
+    let args = match expand::args(args) {
+        Ok(args) => args,
+        Err(m) => return misconfigured(start, &fallback, Outcome::misconfigured(m)),
+    };
+    match cli::parse(&args) {
+        Parsed::Print(text) => report::print_help(&text),
+        Parsed::Misconfigured {
+            check,
+            probe,
+            problem,
+        } => misconfigured(
+            start,
+            &fallback,
+            Outcome::Misconfigured {
+                probe,
+                check,
+                problem,
+            },
+        ),
+        Parsed::Check { globals, checks } => {
+            let output = output_of(&globals);
+            check::run(checks, Deadline::new(start, globals.timeout), &output)
         }
-    };
-    let cli = *cli;
-    let output = Output {
-        quiet: cli.quiet,
-        format: if cli.format == "json" {
-            Format::Json
-        } else {
-            Format::Text
-        },
-        verbose: cli.verbose,
-        probe: probe::command_name(&cli.probe),
-        compat: None,
-        log_to: cli.log_to.map(Arc::new),
-        log_healthy: cli.log_healthy,
-    };
-    let deadline = Deadline::new(start, cli.timeout);
-    deadline::set_target(&cli.probe.target_hint());
-    run(|| Probe::new(cli.probe), deadline, &output)
+        Parsed::Wait { .. } | Parsed::Run(_) => misconfigured(
+            start,
+            &fallback,
+            Outcome::misconfigured(Misconfig("this mode is not available yet".into())),
+        ),
+    }
 }
 
-/// Help and version text on stdout, exit 0; a closed stdout is not an error worth a panic.
-fn print_and_exit(text: &str) -> ExitCode {
-    let _ = std::io::stdout().lock().write_all(text.as_bytes());
-    ExitCode::SUCCESS
+/// The printing options the global flags ask for.
+fn output_of(globals: &GlobalArgs) -> Output {
+    Output {
+        quiet: globals.quiet,
+        format: globals.format,
+        verbose: globals.verbose,
+        compat: None,
+        log_to: globals.log_to.clone().map(Arc::new),
+        log_healthy: globals.log_healthy,
+    }
+}
+
+/// Reports a usage error as the raw arguments allow: in JSON if `--format json` was readable,
+/// and to `--log-to` if that was given.
+fn misconfigured(start: Instant, fallback: &Fallback, outcome: Outcome) -> Exit {
+    let output = Output {
+        format: fallback.format,
+        log_to: fallback.log_to.clone().map(Arc::new),
+        ..Output::default()
+    };
+    let until = start + fallback.timeout.unwrap_or(DEFAULT_TIMEOUT);
+    report::finish(&outcome, &output, until)
 }
 
 /// Output in grpc-health-probe's words (the style's timeouts are only used in messages).
-fn compat_output(style: Option<compat::Style>) -> Output {
-    let style = style.unwrap_or(compat::Style {
-        addr: String::new(),
-        connect_timeout: Duration::ZERO,
-        rpc_timeout: Duration::ZERO,
-    });
+fn compat_output(style: compat::Style, verbose: bool) -> Output {
     Output {
         compat: Some(Arc::new(style)),
-        probe: "grpc",
+        verbose,
         ..Output::default()
     }
 }
 
 /// Compatibility mode: grpc-health-probe's flags, messages and exit codes.
-fn grpc_health_probe(start: Instant, args: &[std::ffi::OsString]) -> ExitCode {
-    let args: Vec<String> = args
+fn grpc_health_probe(start: Instant, args: &[OsString]) -> Exit {
+    let args: Vec<String> = args[1..]
         .iter()
         .map(|a| a.to_string_lossy().into_owned())
         .collect();
+    let no_style = || compat::Style {
+        addr: String::new(),
+        connect_timeout: Duration::ZERO,
+        rpc_timeout: Duration::ZERO,
+    };
     match compat::parse(&args) {
-        compat::Parsed::Print(text) => print_and_exit(&text),
-        compat::Parsed::Invalid(message) => outcome::finish(
-            &Outcome::Misconfigured(Misconfig(message)),
-            &compat_output(None),
+        compat::Parsed::Print(text) => report::print_help(&text),
+        compat::Parsed::Invalid(message) => report::finish(
+            &Outcome::misconfigured(Misconfig(message)),
+            &compat_output(no_style(), false),
+            start + DEFAULT_TIMEOUT,
         ),
         compat::Parsed::Run {
             args,
@@ -122,55 +186,19 @@ fn grpc_health_probe(start: Instant, args: &[std::ffi::OsString]) -> ExitCode {
             verbose,
         } => {
             if verbose {
-                eprintln!("parsed options:");
-                eprintln!(
+                report::progress("parsed options:");
+                report::progress(&format!(
                     "> addr={} conn_timeout={} rpc_timeout={}",
                     style.addr,
                     duration::human(style.connect_timeout),
                     duration::human(style.rpc_timeout)
-                );
-                eprintln!("> tls={}", args.tls);
+                ));
+                report::progress(&format!("> tls={}", args.tls));
             }
-            let deadline = Deadline::new(start, style.connect_timeout + style.rpc_timeout);
-            deadline::set_target(&style.addr);
-            let (connect, rpc) = (style.connect_timeout, style.rpc_timeout);
-            let output = Output {
-                verbose,
-                ..compat_output(Some(style))
-            };
-            let build = move || {
-                probe::grpc::GrpcProbe::new(*args)
-                    .map(|p| Probe::Grpc(p.with_phase_timeouts(connect, rpc)))
-            };
-            run(build, deadline, &output)
+            let total = style.connect_timeout.saturating_add(style.rpc_timeout);
+            let deadline = Deadline::new(start, total);
+            let output = compat_output(style, verbose);
+            check::run(vec![cli::ProbeArgs::Grpc(*args)], deadline, &output)
         }
     }
-}
-
-/// Starts the watchdog, builds the probe, runs it under `deadline` and reports it.
-fn run(
-    build: impl FnOnce() -> Result<Probe, Misconfig>,
-    deadline: Deadline,
-    output: &Output,
-) -> ExitCode {
-    deadline.start_watchdog(output);
-    let probe = match build() {
-        Ok(probe) => probe,
-        Err(m) => return outcome::finish(&Outcome::Misconfigured(m), output),
-    };
-    deadline::set_target(probe.target());
-    let target = probe.target().to_string();
-    let outcome = match probe.run(&deadline) {
-        Ok(success) => Outcome::Healthy {
-            target,
-            success,
-            elapsed: deadline.elapsed(),
-        },
-        Err(failure) => Outcome::Unhealthy {
-            target,
-            failure,
-            elapsed: deadline.elapsed(),
-        },
-    };
-    outcome::finish(&outcome, output)
 }

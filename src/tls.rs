@@ -24,7 +24,7 @@ use ureq::unversioned::transport::{
 };
 
 use crate::cli::TlsArgs;
-use crate::outcome::{Failure, Misconfig, Phase};
+use crate::verdict::{Failure, Misconfig, Phase};
 
 /// TLS settings validated and loaded from their files, before any I/O to the target.
 #[derive(Debug)]
@@ -155,10 +155,9 @@ fn read_file(flag: &str, path: &Path) -> Result<Vec<u8>, Misconfig> {
         Misconfig(format!(
             "{flag}: cannot read {}: {}",
             path.display(),
-            crate::resolve::io_reason(&e)
+            crate::text::io_reason(&e)
         ))
     };
-    crate::deadline::set_phase(crate::outcome::Phase::Read);
     // Only regular files: a FIFO would block the run, /dev/zero would never end.
     let meta = std::fs::metadata(path).map_err(cannot)?;
     if meta.is_dir() {

@@ -6,10 +6,10 @@ use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
 use crate::cli::FileArgs;
-use crate::deadline::{self, Deadline};
 use crate::duration;
-use crate::outcome::{Fact, Failure, Misconfig, Phase, Success};
-use crate::resolve::io_reason;
+use crate::text::io_reason;
+use crate::trace::Attempt;
+use crate::verdict::{Fact, Failure, Misconfig, Phase, Success};
 
 /// A validated `file` probe.
 #[derive(Debug)]
@@ -38,8 +38,8 @@ impl FileProbe {
     }
 
     /// Checks existence and, with `--max-age`, the modification time.
-    pub fn run(&self, _deadline: &Deadline) -> Result<Success, Failure> {
-        deadline::set_phase(Phase::Read);
+    pub fn run(&self, attempt: &Attempt) -> Result<Success, Failure> {
+        attempt.enter(Phase::Read);
         let meta = std::fs::metadata(&self.path).map_err(|e| match e.kind() {
             io::ErrorKind::NotFound => Failure::check("does not exist"),
             _ => Failure::new(Phase::Read, io_reason(&e)),
@@ -66,7 +66,7 @@ impl FileProbe {
         let age = age.ok_or_else(|| {
             Failure::new(Phase::Read, "the file system keeps no modification time")
         })?;
-        deadline::set_phase(Phase::Check);
+        attempt.enter(Phase::Check);
         if age > max_age {
             let mut failure = Failure::check(format!(
                 "last modified {} ago (max age {})",

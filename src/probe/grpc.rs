@@ -3,7 +3,7 @@
 //! Tokio lives only here, as a current-thread runtime created for this one call and shut
 //! down without waiting (`shutdown_background`): a blocking task left behind must not hold
 //! the exit. Connections are made by our own connector: `localhost` and IP literals skip the
-//! system resolver (see [`crate::resolve`]), every address is tried, unix sockets work, and TLS
+//! system resolver (see [`crate::net`]), every address is tried, unix sockets work, and TLS
 //! uses the same rustls configuration as the http probe ([`crate::tls`]), so
 //! `--tls-no-verify` and `--tls-server-name` behave alike in both. The whole connect + RPC
 //! runs under one `tokio::time::timeout`, and the RPC carries the time left as its
@@ -21,7 +21,7 @@ use std::time::Duration;
 use hyper_util::rt::TokioIo;
 use rustls::pki_types::ServerName;
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::net::{TcpStream, UnixStream};
+use tokio::net::UnixStream;
 use tonic::codegen::http::Uri;
 use tonic::metadata::{MetadataKey, MetadataValue};
 use tonic::transport::Endpoint;
@@ -30,11 +30,12 @@ use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
 use tonic_health::pb::HealthCheckRequest;
 
-use crate::cli::GrpcArgs;
-use crate::deadline::{self, Deadline};
-use crate::outcome::{Fact, Failure, Misconfig, Phase, Success};
-use crate::resolve::{self, HostPort};
+use crate::cli::{GrpcArgs, GrpcCode};
+use crate::net::{self, HostPort};
+use crate::text::io_reason;
 use crate::tls::{self, Tls};
+use crate::trace::Attempt;
+use crate::verdict::{Fact, Failure, Misconfig, Phase, Success};
 
 /// The largest Check answer accepted (tonic's default is 4 MiB).
 const MAX_ANSWER_BYTES: usize = 64 * 1024;
@@ -127,31 +128,21 @@ impl GrpcProbe {
             authority,
             metadata,
             user_agent,
-            alive_on: args.alive_on,
-            phase_timeouts: None,
+            alive_on: args.alive_on.iter().map(|c| Code::from_i32(c.0)).collect(),
+            phase_timeouts: args.phase_timeouts,
         })
-    }
-
-    /// Gives connecting and the RPC limits of their own, within the run's deadline.
-    pub fn with_phase_timeouts(mut self, connect: Duration, rpc: Duration) -> Self {
-        self.phase_timeouts = Some((connect, rpc));
-        self
     }
 
     /// Time allowed for the next step: what is left of the deadline, capped by the step's own
     /// limit; and the failure to report when that limit (not the deadline) runs out.
-    fn step_budget(
-        &self,
-        deadline: &Deadline,
-        phase: Phase,
-    ) -> Result<(Duration, Failure), Failure> {
-        let left = deadline.remaining()?;
+    fn step_budget(&self, attempt: &Attempt, phase: Phase) -> Result<(Duration, Failure), Failure> {
+        let left = attempt.remaining()?;
         Ok(match (self.phase_timeouts, phase) {
             (Some((connect, _)), Phase::Connect) if connect < left => {
                 (connect, Failure::timeout(phase, connect))
             }
             (Some((_, rpc)), Phase::Rpc) if rpc < left => (rpc, Failure::timeout(phase, rpc)),
-            _ => (left, deadline.expired()),
+            _ => (left, attempt.expired()),
         })
     }
 
@@ -161,9 +152,9 @@ impl GrpcProbe {
     }
 
     /// Connects and checks every service, within the deadline.
-    pub fn run(&self, deadline: &Deadline) -> Result<Success, Failure> {
+    pub fn run(&self, attempt: &Attempt) -> Result<Success, Failure> {
         let addrs = match &self.dial {
-            Dial::Tcp(hp) => resolve::resolve(&hp.host, hp.port)?,
+            Dial::Tcp(hp) => net::resolve(&hp.host, hp.port, attempt)?,
             Dial::Unix(_) => Vec::new(),
         };
         let runtime = tokio::runtime::Builder::new_current_thread()
@@ -171,19 +162,19 @@ impl GrpcProbe {
             .enable_time()
             .build()
             .map_err(|e| Failure::new(Phase::Connect, format!("cannot start I/O runtime: {e}")))?;
-        let remaining = deadline.remaining()?;
+        let remaining = attempt.remaining()?;
         let result = runtime.block_on(async {
-            match tokio::time::timeout(remaining, self.check(addrs, deadline)).await {
+            match tokio::time::timeout(remaining, self.check(addrs, attempt)).await {
                 Ok(result) => result,
-                Err(_) => Err(deadline.expired()),
+                Err(_) => Err(attempt.expired()),
             }
         });
         runtime.shutdown_background();
         result
     }
 
-    async fn check(&self, addrs: Vec<SocketAddr>, deadline: &Deadline) -> Result<Success, Failure> {
-        deadline::set_phase(Phase::Connect);
+    async fn check(&self, addrs: Vec<SocketAddr>, attempt: &Attempt) -> Result<Success, Failure> {
+        attempt.enter(Phase::Connect);
         let scheme = if self.tls.is_some() { "https" } else { "http" };
         let origin: Uri = format!("{scheme}://{}", self.authority)
             .parse()
@@ -205,17 +196,17 @@ impl GrpcProbe {
         let connector = Dialer {
             dial: self.dial.clone(),
             addrs: addrs.clone(),
-            deadline: *deadline,
+            attempt: attempt.clone(),
             tls,
         };
-        let (budget, timed_out) = self.step_budget(deadline, Phase::Connect)?;
+        let (budget, timed_out) = self.step_budget(attempt, Phase::Connect)?;
         let channel =
             match tokio::time::timeout(budget, endpoint.connect_with_connector(connector)).await {
                 Ok(Ok(channel)) => channel,
-                Ok(Err(e)) => return Err(self.connect_failure(&e, &addrs, deadline)),
+                Ok(Err(e)) => return Err(self.connect_failure(&e, attempt)),
                 Err(_) => {
                     return Err(Failure {
-                        phase: deadline::phase(),
+                        phase: attempt.trace().phase(),
                         ..timed_out
                     })
                 }
@@ -225,11 +216,11 @@ impl GrpcProbe {
 
         let mut alive = Vec::new();
         for service in &self.services {
-            deadline::set_phase(Phase::Rpc);
+            attempt.enter(Phase::Rpc);
             let mut request = tonic::Request::new(HealthCheckRequest {
                 service: service.clone(),
             });
-            let (budget, timed_out) = self.step_budget(deadline, Phase::Rpc)?;
+            let (budget, timed_out) = self.step_budget(attempt, Phase::Rpc)?;
             request.set_timeout(budget);
             for (k, v) in &self.metadata {
                 request.metadata_mut().append(k.clone(), v.clone());
@@ -257,9 +248,9 @@ impl GrpcProbe {
                     ));
                     continue;
                 }
-                Err(status) => return Err(self.rpc_failure(&status, service, deadline)),
+                Err(status) => return Err(self.rpc_failure(&status, service, attempt)),
             };
-            deadline::set_phase(Phase::Check);
+            attempt.enter(Phase::Check);
             let status = response.into_inner().status;
             if status != ServingStatus::Serving as i32 {
                 let name = ServingStatus::try_from(status)
@@ -271,7 +262,7 @@ impl GrpcProbe {
             }
         }
         let mut facts = vec![("services", Fact::List(self.services.clone()))];
-        if let Some(peer) = deadline::peer() {
+        if let Some(peer) = attempt.trace().peer() {
             facts.push(("address", Fact::Str(peer)));
         }
         if !alive.is_empty() {
@@ -297,7 +288,7 @@ impl GrpcProbe {
     }
 
     /// A non-OK gRPC status for the Check call, in words that say what is wrong.
-    fn rpc_failure(&self, status: &tonic::Status, service: &str, deadline: &Deadline) -> Failure {
+    fn rpc_failure(&self, status: &tonic::Status, service: &str, attempt: &Attempt) -> Failure {
         let code = status.code();
         let failure = match code {
             Code::NotFound => Failure::new(
@@ -308,8 +299,8 @@ impl GrpcProbe {
                 Phase::Rpc,
                 "server does not implement grpc.health.v1.Health (UNIMPLEMENTED)",
             ),
-            Code::DeadlineExceeded => deadline.expired(),
-            Code::Cancelled if deadline.remaining().is_err() => deadline.expired(),
+            Code::DeadlineExceeded => attempt.expired(),
+            Code::Cancelled if attempt.remaining().is_err() => attempt.expired(),
             // The connection broke under HTTP/2: the peer speaks something else, or (over TLS
             // 1.3, where the server judges the client certificate after the handshake) it
             // rejected us. Say which explanations fit what was asked.
@@ -344,39 +335,28 @@ impl GrpcProbe {
     }
 
     /// A failed channel setup: refused, unreachable, TLS, or out of time.
-    fn connect_failure(
-        &self,
-        e: &tonic::transport::Error,
-        addrs: &[SocketAddr],
-        deadline: &Deadline,
-    ) -> Failure {
-        if deadline.remaining().is_err() {
-            return deadline.expired();
+    fn connect_failure(&self, e: &tonic::transport::Error, attempt: &Attempt) -> Failure {
+        if attempt.remaining().is_err() {
+            return attempt.expired();
         }
         let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
         while let Some(err) = source {
+            if let Some(ConnectFailure(failure)) = err.downcast_ref::<ConnectFailure>() {
+                return failure.clone();
+            }
             if let Some(tls) = err.downcast_ref::<rustls::Error>() {
                 return Failure::new(Phase::Tls, tls::reason(tls));
             }
             if let Some(io) = err.downcast_ref::<io::Error>() {
-                if let Some(tls) = io.get_ref().and_then(|e| e.downcast_ref::<rustls::Error>()) {
-                    return Failure::new(Phase::Tls, tls::reason(tls));
+                if let Some(inner) = io.get_ref() {
+                    if let Some(ConnectFailure(failure)) = inner.downcast_ref::<ConnectFailure>() {
+                        return failure.clone();
+                    }
+                    if let Some(tls) = inner.downcast_ref::<rustls::Error>() {
+                        return Failure::new(Phase::Tls, tls::reason(tls));
+                    }
                 }
-                if deadline::phase() == Phase::Tls {
-                    return Failure::new(Phase::Tls, resolve::io_reason(io));
-                }
-                let tried = match &self.dial {
-                    Dial::Unix(path) => path.display().to_string(),
-                    Dial::Tcp(_) => addrs
-                        .iter()
-                        .map(ToString::to_string)
-                        .collect::<Vec<_>>()
-                        .join(", "),
-                };
-                return Failure::new(
-                    Phase::Connect,
-                    format!("{} ({tried})", resolve::io_reason(io)),
-                );
+                return Failure::new(attempt.trace().phase(), io_reason(io));
             }
             source = err.source();
         }
@@ -388,56 +368,30 @@ impl GrpcProbe {
 fn parse_dial(addr: &str) -> Result<Dial, Misconfig> {
     if let Some(rest) = addr.strip_prefix("unix:") {
         let path = rest.strip_prefix("//").unwrap_or(rest);
-        if path.is_empty() {
-            return Err(Misconfig(format!(
-                "grpc address \"{addr}\": the unix socket path is empty"
-            )));
-        }
-        return Ok(Dial::Unix(PathBuf::from(path)));
+        let path = PathBuf::from(path);
+        net::check_unix_path(&format!("grpc address \"{addr}\""), &path)?;
+        return Ok(Dial::Unix(path));
     }
     HostPort::parse(addr)
         .map(Dial::Tcp)
         .map_err(|e| Misconfig(format!("grpc address {e}")))
 }
 
-/// Parses a gRPC status code by name (`RESOURCE_EXHAUSTED`, any case) or number (`8`).
-pub fn parse_code(text: &str) -> Result<Code, String> {
-    let t = text.trim();
-    if let Ok(n) = t.parse::<i32>() {
-        return match Code::from_i32(n) {
-            Code::Unknown if n != 2 => Err(format!("unknown gRPC status code {n} (0-16)")),
-            code => Ok(code),
-        };
+/// A connect failure already classified by [`net`], carried through tonic as an io::Error.
+#[derive(Debug)]
+struct ConnectFailure(Failure);
+
+impl std::fmt::Display for ConnectFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
     }
-    (0..=16)
-        .map(Code::from_i32)
-        .find(|c| code_name(*c).eq_ignore_ascii_case(t))
-        .ok_or_else(|| {
-            format!("unknown gRPC status code \"{t}\" (e.g. RESOURCE_EXHAUSTED, UNAVAILABLE)")
-        })
 }
+
+impl std::error::Error for ConnectFailure {}
 
 /// The canonical upper-case name of a status code, as in the gRPC spec.
 fn code_name(code: Code) -> &'static str {
-    match code {
-        Code::Ok => "OK",
-        Code::Cancelled => "CANCELLED",
-        Code::Unknown => "UNKNOWN",
-        Code::InvalidArgument => "INVALID_ARGUMENT",
-        Code::DeadlineExceeded => "DEADLINE_EXCEEDED",
-        Code::NotFound => "NOT_FOUND",
-        Code::AlreadyExists => "ALREADY_EXISTS",
-        Code::PermissionDenied => "PERMISSION_DENIED",
-        Code::ResourceExhausted => "RESOURCE_EXHAUSTED",
-        Code::FailedPrecondition => "FAILED_PRECONDITION",
-        Code::Aborted => "ABORTED",
-        Code::OutOfRange => "OUT_OF_RANGE",
-        Code::Unimplemented => "UNIMPLEMENTED",
-        Code::Internal => "INTERNAL",
-        Code::Unavailable => "UNAVAILABLE",
-        Code::DataLoss => "DATA_LOSS",
-        Code::Unauthenticated => "UNAUTHENTICATED",
-    }
+    GrpcCode(code as i32).name()
 }
 
 /// `service "x"`, or `server` for the empty name (the server's overall health).
@@ -477,49 +431,39 @@ impl<T: AsyncRead + AsyncWrite + Send + Unpin> Stream for T {}
 struct Dialer {
     dial: Dial,
     addrs: Vec<SocketAddr>,
-    deadline: Deadline,
+    attempt: Attempt,
     tls: Option<(Arc<rustls::ClientConfig>, ServerName<'static>)>,
 }
 
 impl Dialer {
     async fn open(self) -> io::Result<Box<dyn Stream>> {
+        let classified = |f: Failure| io::Error::other(ConnectFailure(f));
         let plain: Box<dyn Stream> = match &self.dial {
             Dial::Unix(path) => {
-                let stream = UnixStream::connect(path).await?;
-                deadline::set_peer(path.display().to_string());
+                self.attempt.enter(Phase::Connect);
+                let stream = UnixStream::connect(path)
+                    .await
+                    .map_err(|e| classified(net::unix_failure(&e, path)))?;
+                self.attempt.set_peer(path.display().to_string());
                 Box::new(stream)
             }
-            Dial::Tcp(_) => Box::new(self.connect_tcp().await?),
+            Dial::Tcp(_) => {
+                let stream = net::connect_any_async(&self.addrs, &self.attempt)
+                    .await
+                    .map_err(classified)?;
+                // Health checks are one small request: send it without Nagle's delay.
+                let _ = stream.set_nodelay(true);
+                Box::new(stream)
+            }
         };
         let Some((config, name)) = self.tls else {
             return Ok(plain);
         };
-        deadline::set_phase(Phase::Tls);
+        self.attempt.enter(Phase::Tls);
         let stream = tokio_rustls::TlsConnector::from(config)
             .connect(name, plain)
             .await?;
         Ok(Box::new(stream))
-    }
-
-    async fn connect_tcp(&self) -> io::Result<TcpStream> {
-        let mut last = io::Error::new(io::ErrorKind::NotFound, "no address to connect to");
-        for (i, addr) in self.addrs.iter().enumerate() {
-            let left = self.deadline.remaining().unwrap_or(Duration::ZERO);
-            let budget = resolve::attempt_budget(left, i, self.addrs.len());
-            match tokio::time::timeout(budget, TcpStream::connect(addr)).await {
-                Ok(Ok(stream)) => {
-                    // Health checks are one small request: send it without Nagle's delay.
-                    let _ = stream.set_nodelay(true);
-                    deadline::set_peer(addr.to_string());
-                    return Ok(stream);
-                }
-                Ok(Err(e)) => last = e,
-                Err(_) => {
-                    last = io::Error::new(io::ErrorKind::TimedOut, format!("{addr}: timed out"))
-                }
-            }
-        }
-        Err(last)
     }
 }
 
@@ -541,19 +485,6 @@ impl tower_service::Service<Uri> for Dialer {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn codes_parse_by_name_or_number() {
-        assert_eq!(
-            parse_code("RESOURCE_EXHAUSTED"),
-            Ok(Code::ResourceExhausted)
-        );
-        assert_eq!(parse_code("unavailable"), Ok(Code::Unavailable));
-        assert_eq!(parse_code("8"), Ok(Code::ResourceExhausted));
-        assert_eq!(parse_code("2"), Ok(Code::Unknown));
-        assert!(parse_code("17").is_err());
-        assert!(parse_code("BUSY").is_err());
-    }
 
     #[test]
     fn unix_addresses_parse() {

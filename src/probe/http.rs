@@ -4,7 +4,7 @@
 //! Built on ureq 3 with its defaults turned around for a health check: proxy variables are
 //! ignored (they would send a loopback probe to a proxy), redirects are not followed unless
 //! asked, 4xx and 5xx are answers to judge rather than errors, and the only timeout is what is
-//! left of the run's deadline. Name resolution goes through [`crate::resolve`] so `localhost`
+//! left of the run's deadline. Name resolution goes through [`crate::net`] so `localhost`
 //! works in an empty root; TLS is our own rustls configuration ([`crate::tls`]); a pass-through
 //! connector records the phase (connect, tls, request) so a timeout names where it happened.
 //! The body is read only when an expectation needs it, and never past [`BODY_LIMIT`].
@@ -24,12 +24,13 @@ use ureq::unversioned::transport::{
 };
 use ureq::ResponseExt;
 
-use crate::cli::HttpArgs;
-use crate::deadline::{self, Deadline};
+use crate::cli::{HttpArgs, StatusSet};
 use crate::json;
-use crate::outcome::{Fact, Failure, Misconfig, Phase, Success};
-use crate::resolve::{self, io_reason};
+use crate::net;
+use crate::text::io_reason;
 use crate::tls::{self, Tls};
+use crate::trace::{Attempt, Trace};
+use crate::verdict::{Fact, Failure, Misconfig, Phase, Success};
 
 /// How much of a body `--expect-body` and `--expect-json` look at; the rest is never read.
 pub const BODY_LIMIT: u64 = 64 * 1024;
@@ -39,64 +40,6 @@ const MAX_HEAD: usize = 16 * 1024;
 
 /// How many redirects `--follow-redirects` follows before calling it a loop.
 const MAX_REDIRECTS: u32 = 10;
-
-/// A set of acceptable status codes, from `--expect-status 200,204,300-399`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StatusSet(Vec<(u16, u16)>);
-
-impl Default for StatusSet {
-    /// 200–399: what `curl -f` accepts, plus the redirects we do not follow.
-    fn default() -> Self {
-        StatusSet(vec![(200, 399)])
-    }
-}
-
-impl StatusSet {
-    /// Parses a comma-separated list of codes and inclusive ranges (`200,204`, `200-299`).
-    pub fn parse(text: &str) -> Result<StatusSet, String> {
-        let code = |s: &str| match s.trim().parse::<u16>() {
-            Ok(c) if (100..=599).contains(&c) => Ok(c),
-            _ => Err(format!(
-                "invalid status code \"{}\" (expected 100-599)",
-                s.trim()
-            )),
-        };
-        let mut ranges = Vec::new();
-        for part in text.split(',') {
-            let range = match part.split_once('-') {
-                Some((lo, hi)) => (code(lo)?, code(hi)?),
-                None => {
-                    let c = code(part)?;
-                    (c, c)
-                }
-            };
-            if range.0 > range.1 {
-                return Err(format!("empty status range \"{}\"", part.trim()));
-            }
-            ranges.push(range);
-        }
-        Ok(StatusSet(ranges))
-    }
-
-    /// Whether `status` is acceptable.
-    pub fn contains(&self, status: u16) -> bool {
-        self.0.iter().any(|(lo, hi)| (*lo..=*hi).contains(&status))
-    }
-}
-
-impl std::fmt::Display for StatusSet {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        for (i, (lo, hi)) in self.0.iter().enumerate() {
-            let sep = if i == 0 { "" } else { "," };
-            if lo == hi {
-                write!(f, "{sep}{lo}")?;
-            } else {
-                write!(f, "{sep}{lo}-{hi}")?;
-            }
-        }
-        Ok(())
-    }
-}
 
 /// One `--expect-json POINTER=VALUE`.
 #[derive(Debug)]
@@ -209,9 +152,7 @@ impl HttpProbe {
         }
 
         if let Some(path) = &args.unix_socket {
-            if path.as_os_str().is_empty() {
-                return Err(Misconfig("--unix-socket: the path is empty".into()));
-            }
+            net::check_unix_path("--unix-socket", path)?;
         }
         let tls = Tls::load(&args.tls)?;
         if !https && tls.is_customised() {
@@ -241,14 +182,14 @@ impl HttpProbe {
     }
 
     /// Sends the request and judges the answer.
-    pub fn run(&self, deadline: &Deadline) -> Result<Success, Failure> {
+    pub fn run(&self, attempt: &Attempt) -> Result<Success, Failure> {
         let host = self.uri.host().unwrap_or_default();
         let https = self.uri.scheme_str() == Some("https");
         let port = self.uri.port_u16().unwrap_or(if https { 443 } else { 80 });
         // Over a unix socket the URL's host is only the Host header: nothing to resolve.
         let addrs = match self.unix_socket {
             Some(_) => Vec::new(),
-            None => resolve::resolve(host, port)?,
+            None => net::resolve(host, port, attempt)?,
         };
 
         let config = ureq::Agent::config_builder()
@@ -274,7 +215,7 @@ impl HttpProbe {
             .max_response_header_size(MAX_HEAD)
             // Our User-Agent goes in the request's headers (--user-agent may replace it).
             .user_agent(ureq::config::AutoHeaderValue::None)
-            .timeout_global(Some(deadline.remaining()?))
+            .timeout_global(Some(attempt.remaining()?))
             .build();
         let tls_layer = if https {
             Some(tls::UreqTls::new(
@@ -284,19 +225,19 @@ impl HttpProbe {
         } else {
             None
         };
+        let trace = attempt.trace().clone();
         let connector = ()
-            .chain(PhaseMark(Phase::Connect))
             .chain(Dial {
                 unix_socket: self.unix_socket.clone(),
-                deadline: *deadline,
+                attempt: attempt.clone(),
             })
-            .chain(PhaseMark(Phase::Tls))
-            .chain(OptionalTls(tls_layer))
-            .chain(PhaseMark(Phase::Request));
+            .chain(OptionalTls(tls_layer, trace.clone()))
+            .chain(PhaseMark(Phase::Request, trace));
         let resolver = KnownAddrs {
             host: host.to_string(),
             port,
             addrs: Arc::new(addrs),
+            attempt: attempt.clone(),
         };
         let agent = ureq::Agent::with_parts(config, connector, resolver);
 
@@ -309,17 +250,17 @@ impl HttpProbe {
         let request = request
             .body(self.body.clone().unwrap_or_default().into_bytes())
             .map_err(|e| Failure::new(Phase::Request, e.to_string()))?;
-        let mut response = agent.run(request).map_err(|e| self.classify(e, deadline))?;
+        let mut response = agent.run(request).map_err(|e| self.classify(e, attempt))?;
 
         let status = response.status().as_u16();
         let final_uri = response.get_uri().to_string();
-        deadline::set_phase(Phase::Check);
+        attempt.enter(Phase::Check);
         let mut facts = vec![("http_status", Fact::Int(i64::from(status)))];
         let redirected = self.follow_redirects && final_uri != self.uri.to_string();
         if redirected {
             facts.push(("url", Fact::Str(final_uri.clone())));
         }
-        if let Some(peer) = deadline::peer() {
+        if let Some(peer) = attempt.trace().peer() {
             facts.push(("address", Fact::Str(peer)));
         }
         if !self.expect_status.contains(status) {
@@ -329,15 +270,15 @@ impl HttpProbe {
             return Err(failure);
         }
         if self.expect_body.is_some() || !self.expect_json.is_empty() {
-            deadline::set_phase(Phase::Read);
+            attempt.enter(Phase::Read);
             let mut body = Vec::new();
             response
                 .body_mut()
                 .as_reader()
                 .take(BODY_LIMIT)
                 .read_to_end(&mut body)
-                .map_err(|e| self.classify_read(e, deadline))?;
-            deadline::set_phase(Phase::Check);
+                .map_err(|e| self.classify_read(e, attempt))?;
+            attempt.enter(Phase::Check);
             self.check_body(&body).map_err(|mut failure| {
                 failure.facts = facts.clone();
                 failure
@@ -396,11 +337,11 @@ impl HttpProbe {
     }
 
     /// Turns a ureq error into a failure named by the phase it happened in.
-    fn classify(&self, e: ureq::Error, deadline: &Deadline) -> Failure {
-        let phase = deadline::phase();
+    fn classify(&self, e: ureq::Error, attempt: &Attempt) -> Failure {
+        let phase = attempt.trace().phase();
         match e {
-            ureq::Error::Timeout(_) => deadline.expired(),
-            ureq::Error::Io(io) => self.classify_io(&io, phase, deadline),
+            ureq::Error::Timeout(_) => attempt.expired(),
+            ureq::Error::Io(io) => self.classify_io(&io, phase, attempt),
             ureq::Error::HostNotFound => Failure::new(Phase::Resolve, "host not found"),
             ureq::Error::Rustls(e) => Failure::new(Phase::Tls, tls::reason(&e)),
             ureq::Error::Tls(what) => Failure::new(Phase::Tls, what),
@@ -418,7 +359,7 @@ impl HttpProbe {
         }
     }
 
-    fn classify_io(&self, io: &std::io::Error, phase: Phase, deadline: &Deadline) -> Failure {
+    fn classify_io(&self, io: &std::io::Error, phase: Phase, attempt: &Attempt) -> Failure {
         // rustls reports handshake failures through the transport's io::Error.
         if let Some(e) = io.get_ref().and_then(|e| e.downcast_ref::<rustls::Error>()) {
             return Failure::new(Phase::Tls, tls::reason(e));
@@ -430,22 +371,22 @@ impl HttpProbe {
         {
             return failure.clone();
         }
-        if deadline.remaining().is_err() {
-            return deadline.expired();
+        if attempt.remaining().is_err() {
+            return attempt.expired();
         }
         Failure::new(phase, io_reason(io))
     }
 
-    fn classify_read(&self, e: std::io::Error, deadline: &Deadline) -> Failure {
-        if deadline.remaining().is_err() {
-            return deadline.expired();
+    fn classify_read(&self, e: std::io::Error, attempt: &Attempt) -> Failure {
+        if attempt.remaining().is_err() {
+            return attempt.expired();
         }
         // ureq wraps its own errors (timeouts among them) in io::Error while reading a body.
         match e
             .get_ref()
             .and_then(|inner| inner.downcast_ref::<ureq::Error>())
         {
-            Some(ureq::Error::Timeout(_)) => deadline.expired(),
+            Some(ureq::Error::Timeout(_)) => attempt.expired(),
             Some(inner) => Failure::new(Phase::Read, inner.to_string()),
             None => Failure::new(Phase::Read, io_reason(&e)),
         }
@@ -541,6 +482,7 @@ struct KnownAddrs {
     host: String,
     port: u16,
     addrs: Arc<Vec<SocketAddr>>,
+    attempt: Attempt,
 }
 
 impl Resolver for KnownAddrs {
@@ -563,8 +505,8 @@ impl Resolver for KnownAddrs {
                 out.push(*addr);
             }
         } else {
-            deadline::set_phase(Phase::Resolve);
-            let fresh = resolve::resolve(host, port).map_err(|_| ureq::Error::HostNotFound)?;
+            let fresh =
+                net::resolve(host, port, &self.attempt).map_err(|_| ureq::Error::HostNotFound)?;
             for addr in fresh.iter().take(16) {
                 out.push(*addr);
             }
@@ -578,7 +520,7 @@ impl Resolver for KnownAddrs {
 
 /// A connector that changes nothing but records which phase the chain has reached.
 #[derive(Debug)]
-struct PhaseMark(Phase);
+struct PhaseMark(Phase, Arc<Trace>);
 
 impl<In: Transport> Connector<In> for PhaseMark {
     type Out = In;
@@ -588,14 +530,15 @@ impl<In: Transport> Connector<In> for PhaseMark {
         _: &ConnectionDetails,
         chained: Option<In>,
     ) -> Result<Option<In>, ureq::Error> {
-        deadline::set_phase(self.0);
+        self.1.enter(self.0);
         Ok(chained)
     }
 }
 
-/// TLS for https:// URLs only (None for plain http, where no TLS configuration is built).
+/// TLS for https:// URLs only (None for plain http, where no TLS configuration is built);
+/// the tls phase is entered only when a handshake happens.
 #[derive(Debug)]
-struct OptionalTls(Option<tls::UreqTls>);
+struct OptionalTls(Option<tls::UreqTls>, Arc<Trace>);
 
 impl<In: Transport> Connector<In> for OptionalTls {
     type Out = ureq::unversioned::transport::Either<In, tls::TlsTransport>;
@@ -607,7 +550,9 @@ impl<In: Transport> Connector<In> for OptionalTls {
     ) -> Result<Option<Self::Out>, ureq::Error> {
         match &self.0 {
             Some(layer) => {
-                deadline::set_phase(Phase::Tls);
+                if details.needs_tls() {
+                    self.1.enter(Phase::Tls);
+                }
                 layer.connect(details, chained)
             }
             None => Ok(chained.map(ureq::unversioned::transport::Either::A)),
@@ -620,7 +565,7 @@ impl<In: Transport> Connector<In> for OptionalTls {
 #[derive(Debug)]
 struct Dial {
     unix_socket: Option<PathBuf>,
-    deadline: Deadline,
+    attempt: Attempt,
 }
 
 impl Connector<()> for Dial {
@@ -633,18 +578,16 @@ impl Connector<()> for Dial {
     ) -> Result<Option<StreamTransport>, ureq::Error> {
         let stream = match &self.unix_socket {
             Some(path) => {
+                self.attempt.enter(Phase::Connect);
                 let stream = UnixStream::connect(path).map_err(|e| {
-                    let failure = Failure::new(
-                        Phase::Connect,
-                        format!("{} ({})", io_reason(&e), path.display()),
-                    );
+                    let failure = net::unix_failure(&e, path);
                     ureq::Error::Io(std::io::Error::other(ConnectFailure(failure)))
                 })?;
-                deadline::set_peer(path.display().to_string());
+                self.attempt.set_peer(path.display().to_string());
                 Stream::Unix(stream)
             }
             None => {
-                let stream = resolve::connect_any(&details.addrs, &self.deadline)
+                let stream = net::connect_any(&details.addrs, &self.attempt)
                     .map_err(|f| ureq::Error::Io(std::io::Error::other(ConnectFailure(f))))?;
                 // Health checks are one small request: send it without Nagle's delay.
                 let _ = stream.set_nodelay(true);
@@ -659,7 +602,7 @@ impl Connector<()> for Dial {
     }
 }
 
-/// A connect failure already classified by [`resolve::connect_any`], carried through ureq.
+/// A connect failure already classified by [`net::connect_any`], carried through ureq.
 #[derive(Debug)]
 struct ConnectFailure(Failure);
 
@@ -743,17 +686,6 @@ mod tests {
             "http://localhost:8080/healthz"
         );
         assert_eq!(expand_url("https://example.com/"), "https://example.com/");
-    }
-
-    #[test]
-    fn status_sets_parse_lists_and_ranges() {
-        let set = StatusSet::parse("200,204, 300-399").expect("valid");
-        assert!(set.contains(204) && set.contains(302) && !set.contains(201));
-        assert_eq!(set.to_string(), "200,204,300-399");
-        for bad in ["", "abc", "99", "600", "300-200", "200-", "2OO", "200,,204"] {
-            assert!(StatusSet::parse(bad).is_err(), "{bad}");
-        }
-        assert_eq!(StatusSet::default().to_string(), "200-399");
     }
 
     #[test]

@@ -1,17 +1,19 @@
-//! The four probes behind one enum.
+//! The probes behind one enum.
 //!
-//! Two phases of error: [`Probe::new`] validates flags without touching the network or the
-//! target, so it can only fail as misconfigured; [`Probe::run`] talks to the target and can
-//! only fail as unhealthy. Each probe classifies its failures where they happen.
+//! Two phases of error: [`Probe::new`] validates flags and reads local inputs (certificates)
+//! without touching the target, so it can only fail as misconfigured; [`Probe::run`] talks to
+//! the target and can only fail as unhealthy. Each probe classifies its failures where they
+//! happen, and records its phases in the [`Attempt`]'s trace. A probe is built once and may
+//! run many times (`wait`), from any thread.
 
 pub mod file;
 pub mod grpc;
 pub mod http;
 pub mod tcp;
 
-use crate::cli::ProbeCommand;
-use crate::deadline::Deadline;
-use crate::outcome::{Failure, Misconfig, Success};
+use crate::cli::ProbeArgs;
+use crate::trace::Attempt;
+use crate::verdict::{Failure, Misconfig, Success};
 
 /// A validated probe, ready to run.
 #[derive(Debug)]
@@ -26,24 +28,14 @@ pub enum Probe {
     File(file::FileProbe),
 }
 
-/// The subcommand's name before the probe is built (for a misconfiguration in JSON).
-pub fn command_name(command: &ProbeCommand) -> &'static str {
-    match command {
-        ProbeCommand::Http(_) => "http",
-        ProbeCommand::Grpc(_) => "grpc",
-        ProbeCommand::Tcp(_) => "tcp",
-        ProbeCommand::File(_) => "file",
-    }
-}
-
 impl Probe {
-    /// Validates the subcommand's flags (no I/O to the target).
-    pub fn new(command: ProbeCommand) -> Result<Probe, Misconfig> {
-        Ok(match command {
-            ProbeCommand::Http(args) => Probe::Http(http::HttpProbe::new(args)?),
-            ProbeCommand::Grpc(args) => Probe::Grpc(grpc::GrpcProbe::new(args)?),
-            ProbeCommand::Tcp(args) => Probe::Tcp(tcp::TcpProbe::new(args)?),
-            ProbeCommand::File(args) => Probe::File(file::FileProbe::new(args)?),
+    /// Validates the check's flags (no I/O to the target).
+    pub fn new(args: ProbeArgs) -> Result<Probe, Misconfig> {
+        Ok(match args {
+            ProbeArgs::Http(args) => Probe::Http(http::HttpProbe::new(args)?),
+            ProbeArgs::Grpc(args) => Probe::Grpc(grpc::GrpcProbe::new(args)?),
+            ProbeArgs::Tcp(args) => Probe::Tcp(tcp::TcpProbe::new(args)?),
+            ProbeArgs::File(args) => Probe::File(file::FileProbe::new(args)?),
         })
     }
 
@@ -57,13 +49,13 @@ impl Probe {
         }
     }
 
-    /// Checks the target once within `deadline`; `Ok` carries what it answered (`HTTP 200`).
-    pub fn run(&self, deadline: &Deadline) -> Result<Success, Failure> {
+    /// Checks the target once within the attempt's deadline; `Ok` carries what it answered.
+    pub fn run(&self, attempt: &Attempt) -> Result<Success, Failure> {
         match self {
-            Probe::Http(p) => p.run(deadline),
-            Probe::Grpc(p) => p.run(deadline),
-            Probe::Tcp(p) => p.run(deadline),
-            Probe::File(p) => p.run(deadline),
+            Probe::Http(p) => p.run(attempt),
+            Probe::Grpc(p) => p.run(attempt),
+            Probe::Tcp(p) => p.run(attempt),
+            Probe::File(p) => p.run(attempt),
         }
     }
 }

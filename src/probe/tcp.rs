@@ -1,9 +1,9 @@
 //! `tcp HOST:PORT`: healthy when a connection is accepted within the deadline.
 
 use crate::cli::TcpArgs;
-use crate::deadline::Deadline;
-use crate::outcome::{Fact, Failure, Misconfig, Success};
-use crate::resolve::{self, HostPort};
+use crate::net::{self, HostPort};
+use crate::trace::Attempt;
+use crate::verdict::{Fact, Failure, Misconfig, Success};
 
 /// A validated `tcp` probe.
 #[derive(Debug)]
@@ -29,9 +29,9 @@ impl TcpProbe {
     }
 
     /// Connects to each resolved address in turn until one accepts.
-    pub fn run(&self, deadline: &Deadline) -> Result<Success, Failure> {
-        let addrs = resolve::resolve(&self.addr.host, self.addr.port)?;
-        let stream = resolve::connect_any(&addrs, deadline)?;
+    pub fn run(&self, attempt: &Attempt) -> Result<Success, Failure> {
+        let addrs = net::resolve(&self.addr.host, self.addr.port, attempt)?;
+        let stream = net::connect_any(&addrs, attempt)?;
         let peer = stream
             .peer_addr()
             .map(|a| a.to_string())

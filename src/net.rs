@@ -1,17 +1,21 @@
-//! Turning `host:port` into addresses, and connecting to the first one that answers.
+//! Turning `host:port` into addresses and connecting — one rule and one wording for every
+//! probe, sync (http, tcp, the datastores) and async (grpc).
 //!
 //! In an empty root (scratch, distroless) there is no /etc/hosts, and musl then cannot
-//! resolve even `localhost`. So IP literals and `localhost` never reach the system
-//! resolver: `localhost` is 127.0.0.1 then ::1 (apps commonly listen on IPv4 only while
-//! `localhost` resolves to ::1 first). Other names go to the system resolver, which Docker
-//! and ECS configure. Every address is tried in turn within the deadline.
+//! resolve even `localhost`. So IP literals and `localhost` never reach the system resolver:
+//! `localhost` is 127.0.0.1 then ::1 (apps commonly listen on IPv4 only while `localhost`
+//! resolves to ::1 first). Other names go to the system resolver, which Docker and ECS
+//! configure. Every resolved address is tried in turn within the deadline, and a failure names
+//! each address with its own reason.
 
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpStream, ToSocketAddrs};
+use std::path::Path;
 use std::time::Duration;
 
-use crate::deadline::{self, Deadline};
-use crate::outcome::{Failure, Phase};
+use crate::text::io_reason;
+use crate::trace::Attempt;
+use crate::verdict::{Failure, Misconfig, Phase};
 
 /// A `host:port` pair as the user wrote it (host without IPv6 brackets).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,6 +35,11 @@ impl HostPort {
                 host: "127.0.0.1".into(),
                 port: parse_port(text)?,
             });
+        }
+        if text.contains("://") {
+            return Err(format!(
+                "\"{text}\": expected HOST:PORT (e.g. 127.0.0.1:8080), not a URL"
+            ));
         }
         let (host, port) = if let Some(rest) = text.strip_prefix('[') {
             let (host, after) = rest
@@ -52,22 +61,28 @@ impl HostPort {
             (host, port)
         };
         let host = if host.is_empty() { "127.0.0.1" } else { host };
-        if host
-            .chars()
-            .any(|c| c.is_whitespace() || c.is_control() || c == '/' || c == '@')
-        {
-            return Err(format!("\"{text}\": invalid host \"{host}\""));
-        }
-        if !host.is_ascii() {
-            return Err(format!(
-                "\"{text}\": non-ASCII host \"{host}\" (write its punycode form, xn--...)"
-            ));
-        }
+        check_host(text, host)?;
         Ok(HostPort {
             host: host.to_string(),
             port: parse_port(port)?,
         })
     }
+}
+
+/// Refuses hosts that cannot be a name or an address (spaces, `/`, `@`, non-ASCII).
+pub fn check_host(text: &str, host: &str) -> Result<(), String> {
+    if host
+        .chars()
+        .any(|c| c.is_whitespace() || c.is_control() || c == '/' || c == '@')
+    {
+        return Err(format!("\"{text}\": invalid host \"{host}\""));
+    }
+    if !host.is_ascii() {
+        return Err(format!(
+            "\"{text}\": non-ASCII host \"{host}\" (write its punycode form, xn--...)"
+        ));
+    }
+    Ok(())
 }
 
 impl std::fmt::Display for HostPort {
@@ -80,15 +95,35 @@ impl std::fmt::Display for HostPort {
     }
 }
 
-fn parse_port(text: &str) -> Result<u16, String> {
+/// A port number 1-65535; anything else (empty, 0, too big, not digits, an unexpanded
+/// `$PORT`) is refused, never replaced by a default.
+pub fn parse_port(text: &str) -> Result<u16, String> {
     match text.parse::<u16>() {
-        Ok(0) | Err(_) => Err(format!("invalid port \"{text}\" (expected 1-65535)")),
-        Ok(port) => Ok(port),
+        Ok(port) if port > 0 && text.bytes().all(|b| b.is_ascii_digit()) => Ok(port),
+        _ => Err(format!("invalid port \"{text}\" (expected 1-65535)")),
     }
 }
 
+/// The longest unix socket path the kernel takes (`sun_path` is 108 bytes, NUL included).
+const MAX_UNIX_PATH: usize = 107;
+
+/// Refuses a unix socket path that is empty or too long for `sun_path` (found before any I/O).
+pub fn check_unix_path(flag: &str, path: &Path) -> Result<(), Misconfig> {
+    let len = path.as_os_str().len();
+    if len == 0 {
+        return Err(Misconfig(format!("{flag}: the unix socket path is empty")));
+    }
+    if len > MAX_UNIX_PATH {
+        return Err(Misconfig(format!(
+            "{flag}: the unix socket path is {len} bytes; the kernel takes at most {MAX_UNIX_PATH} \
+             (use a shorter path, e.g. a symlink to the directory)"
+        )));
+    }
+    Ok(())
+}
+
 /// Resolves `host` to the addresses to try, in order, without the resolver when possible.
-pub fn resolve(host: &str, port: u16) -> Result<Vec<SocketAddr>, Failure> {
+pub fn resolve(host: &str, port: u16, attempt: &Attempt) -> Result<Vec<SocketAddr>, Failure> {
     let bare = host.trim_start_matches('[').trim_end_matches(']');
     if let Ok(ip) = bare.parse::<IpAddr>() {
         return Ok(vec![SocketAddr::new(ip, port)]);
@@ -99,7 +134,7 @@ pub fn resolve(host: &str, port: u16) -> Result<Vec<SocketAddr>, Failure> {
             SocketAddr::new(IpAddr::V6(Ipv6Addr::LOCALHOST), port),
         ]);
     }
-    deadline::set_phase(Phase::Resolve);
+    attempt.enter(Phase::Resolve);
     match (bare, port).to_socket_addrs() {
         Ok(addrs) => {
             let addrs: Vec<SocketAddr> = addrs.collect();
@@ -141,67 +176,86 @@ pub fn attempt_budget(remaining: Duration, index: usize, count: usize) -> Durati
     (remaining / left).max(Duration::from_millis(1))
 }
 
-/// Connects to the first of `addrs` that accepts, within the deadline.
-pub fn connect_any(addrs: &[SocketAddr], deadline: &Deadline) -> Result<TcpStream, Failure> {
-    deadline::set_phase(Phase::Connect);
+/// Connects to the first of `addrs` that accepts, within the attempt's deadline.
+pub fn connect_any(addrs: &[SocketAddr], attempt: &Attempt) -> Result<TcpStream, Failure> {
+    attempt.enter(Phase::Connect);
     let mut errors = Vec::new();
     for (i, addr) in addrs.iter().enumerate() {
-        let budget = attempt_budget(deadline.remaining()?, i, addrs.len());
+        let budget = attempt_budget(attempt.remaining()?, i, addrs.len());
         match TcpStream::connect_timeout(addr, budget) {
             Ok(stream) => {
-                deadline::set_peer(addr.to_string());
+                attempt.set_peer(addr.to_string());
                 return Ok(stream);
             }
             Err(e) => errors.push((*addr, e)),
         }
     }
-    Err(connect_failure(&errors, deadline))
+    Err(connect_failure(&errors, attempt))
 }
 
-/// One failure line for a failed connect to every address.
-pub fn connect_failure(errors: &[(SocketAddr, io::Error)], deadline: &Deadline) -> Failure {
-    if deadline.remaining().is_err() {
-        return deadline.expired();
+/// [`connect_any`] for tokio (the grpc probe): the same order, budgets and wording.
+pub async fn connect_any_async(
+    addrs: &[SocketAddr],
+    attempt: &Attempt,
+) -> Result<tokio::net::TcpStream, Failure> {
+    attempt.enter(Phase::Connect);
+    let mut errors = Vec::new();
+    for (i, addr) in addrs.iter().enumerate() {
+        let budget = attempt_budget(attempt.remaining()?, i, addrs.len());
+        match tokio::time::timeout(budget, tokio::net::TcpStream::connect(*addr)).await {
+            Ok(Ok(stream)) => {
+                attempt.set_peer(addr.to_string());
+                return Ok(stream);
+            }
+            Ok(Err(e)) => errors.push((*addr, e)),
+            Err(_) => errors.push((*addr, io::Error::from(io::ErrorKind::TimedOut))),
+        }
     }
-    let tried = errors
-        .iter()
-        .map(|(addr, e)| format!("{}: {}", addr, io_reason(e)))
-        .collect::<Vec<_>>()
-        .join(", ");
+    Err(connect_failure(&errors, attempt))
+}
+
+/// One failure line for a failed connect to every address, each with its own reason.
+pub fn connect_failure(errors: &[(SocketAddr, io::Error)], attempt: &Attempt) -> Failure {
+    if attempt.remaining().is_err() {
+        return attempt.expired();
+    }
     let reason = match errors {
+        [] => "no address to connect to".to_string(),
         [(addr, e)] => format!("{} ({addr})", io_reason(e)),
-        _ => format!("no address accepted ({tried})"),
+        _ => {
+            let tried = errors
+                .iter()
+                .map(|(addr, e)| format!("{}: {}", addr, io_reason(e)))
+                .collect::<Vec<_>>()
+                .join(", ");
+            format!("no address accepted ({tried})")
+        }
     };
     Failure::new(Phase::Connect, reason)
 }
 
-/// A short lower-case reason for an I/O error, without Rust's `(os error N)` suffix.
-pub fn io_reason(e: &io::Error) -> String {
-    match e.kind() {
-        io::ErrorKind::ConnectionRefused => "connection refused".into(),
-        io::ErrorKind::ConnectionReset => "connection reset by peer".into(),
-        io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => "timed out".into(),
-        io::ErrorKind::NotFound => "not found".into(),
-        io::ErrorKind::PermissionDenied => "permission denied".into(),
-        io::ErrorKind::UnexpectedEof => "connection closed early".into(),
-        _ => {
-            let text = e.to_string();
-            let text = match text.find(" (os error") {
-                Some(i) => text[..i].to_string(),
-                None => text,
-            };
-            let mut chars = text.chars();
-            match chars.next() {
-                Some(first) => first.to_lowercase().chain(chars).collect(),
-                None => text,
-            }
-        }
-    }
+/// The failure for a unix socket that could not be connected to.
+pub fn unix_failure(e: &io::Error, path: &Path) -> Failure {
+    Failure::new(
+        Phase::Connect,
+        format!("{} ({})", io_reason(e), path.display()),
+    )
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::deadline::Deadline;
+    use crate::trace::Trace;
+    use std::sync::Arc;
+    use std::time::Instant;
+
+    fn attempt() -> Attempt {
+        Attempt::new(
+            Deadline::new(Instant::now(), Duration::from_secs(1)),
+            Arc::new(Trace::new(Instant::now())),
+        )
+    }
 
     #[test]
     fn parses_host_port_forms() {
@@ -223,22 +277,27 @@ mod tests {
             "::1:80",
             "[::1]80",
             "a b:1",
+            "h:+80",
         ] {
             assert!(HostPort::parse(bad).is_err(), "{bad}");
         }
+        assert!(HostPort::parse("http://host:80")
+            .unwrap_err()
+            .contains("not a URL"));
         assert_eq!(hp("::1", 1).to_string(), "[::1]:1");
     }
 
     #[test]
     fn localhost_and_literals_skip_the_resolver() {
         let v4 = SocketAddr::from(([127, 0, 0, 1], 9));
+        let a = attempt();
         assert_eq!(
-            resolve("LocalHost.", 9),
+            resolve("LocalHost.", 9, &a),
             Ok(vec![v4, SocketAddr::from((Ipv6Addr::LOCALHOST, 9))])
         );
-        assert_eq!(resolve("127.0.0.1", 9), Ok(vec![v4]));
+        assert_eq!(resolve("127.0.0.1", 9, &a), Ok(vec![v4]));
         assert_eq!(
-            resolve("[::1]", 9),
+            resolve("[::1]", 9, &a),
             Ok(vec![SocketAddr::from((Ipv6Addr::LOCALHOST, 9))])
         );
     }
@@ -249,5 +308,13 @@ mod tests {
         assert_eq!(attempt_budget(r, 0, 2), Duration::from_millis(1500));
         assert_eq!(attempt_budget(r, 1, 2), r);
         assert_eq!(attempt_budget(r, 0, 1), r);
+    }
+
+    #[test]
+    fn unix_paths_must_fit_sun_path() {
+        assert!(check_unix_path("--unix-socket", Path::new("/run/app.sock")).is_ok());
+        assert!(check_unix_path("--unix-socket", Path::new("")).is_err());
+        let long = format!("/{}", "d".repeat(120));
+        assert!(check_unix_path("--unix-socket", Path::new(&long)).is_err());
     }
 }

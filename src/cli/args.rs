@@ -1,118 +1,64 @@
-//! Command-line declarations, and the mapping of clap's own exits onto the contract.
+//! The clap declarations of every flag and argument, and nothing else: what each flag is
+//! called, what it parses into ([`super::values`]), its `HEALTHPROBE_*` variable and its help.
 //!
-//! Conventions: global flags (`--timeout`, `--quiet`) work before or after the subcommand;
-//! every value is validated by its `value_parser`, so a bad value is reported by clap
-//! naming the flag; probes validate what clap cannot (URLs, combinations) in their `new`.
-//! clap exits 2 on usage errors, which Docker reserves — so we use `try_parse` and map
-//! every error to 64 with one line. Every flag and argument can also come from
-//! `HEALTHPROBE_<NAME>` (exec form cannot expand variables; the command line wins), and
-//! `${NAME}` inside any argument is expanded by [`crate::expand`] before parsing.
+//! Conventions (xh's): every value is validated by its `value_parser`, so a bad value is
+//! reported by clap naming the flag; probes validate what clap cannot (URLs, combinations) in
+//! their `new`. Boolean flags take `1/0`, `true/false`, `yes/no`, `on/off` from their
+//! variables. Global options carry the "Global options" help heading, so a probe's `--help`
+//! shows its own flags first.
 
-use std::ffi::OsString;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::error::ErrorKind;
-use clap::{Args, Parser, Subcommand};
+use clap::builder::BoolishValueParser;
+use clap::Args;
 
+use super::values::{GrpcCode, OutputFormat, StatusSet};
 use crate::duration;
-use crate::outcome::Misconfig;
 
-/// Check one service once; the exit code says whether it is healthy.
-#[derive(Debug, Parser)]
-#[command(
-    name = "healthprobe",
-    version,
-    about = "Check one service once; the exit code says whether it is healthy.",
-    long_about = None,
-    disable_help_subcommand = true,
-    after_help = "Exit codes: 0 healthy, 1 unhealthy, 64 misconfigured.\n\
-                  Output: one line, `healthy: ...` on stdout or `unhealthy: ...` / `misconfigured: ...` on stderr."
-)]
-pub struct Cli {
+/// The help heading of the options that apply to the whole call.
+pub const GLOBAL: &str = "Global options";
+
+/// Options for the whole call, before the first probe (with a single probe, also after it).
+#[derive(Debug, Clone, Args)]
+pub struct GlobalArgs {
     /// Total time budget for the whole run (e.g. 500ms, 3s, 1m); the line is printed and the
     /// process has exited by then.
-    #[arg(env = "HEALTHPROBE_TIMEOUT", hide_env_values = true, long, global = true, value_name = "DURATION", default_value = "3s", allow_hyphen_values = true,
+    #[arg(env = "HEALTHPROBE_TIMEOUT", hide_env_values = true, long, global = true, help_heading = GLOBAL,
+          value_name = "DURATION", default_value = "3s", allow_hyphen_values = true,
           value_parser = duration::parse_positive)]
     pub timeout: Duration,
 
     /// Print nothing when healthy (failures are still printed).
-    #[arg(
-        env = "HEALTHPROBE_QUIET",
-        hide_env_values = true,
-        short,
-        long,
-        global = true
-    )]
+    #[arg(env = "HEALTHPROBE_QUIET", hide_env_values = true, short, long, global = true, help_heading = GLOBAL,
+          value_parser = BoolishValueParser::new())]
     pub quiet: bool,
 
-    /// Also append the result line, timestamped, to this file when unhealthy — e.g.
-    /// /proc/1/fd/1 so the reason reaches `docker logs` and CloudWatch. Never blocks the probe.
-    #[arg(
-        env = "HEALTHPROBE_LOG_TO",
-        hide_env_values = true,
-        long,
-        global = true,
-        value_name = "PATH"
-    )]
+    /// Also append the result line, timestamped, to this file when unhealthy or misconfigured
+    /// — e.g. /proc/1/fd/1 so the reason reaches `docker logs` and CloudWatch. Never delays
+    /// the verdict.
+    #[arg(env = "HEALTHPROBE_LOG_TO", hide_env_values = true, long, global = true, help_heading = GLOBAL,
+          value_name = "PATH")]
     pub log_to: Option<PathBuf>,
 
     /// With --log-to, log healthy results too.
-    #[arg(
-        env = "HEALTHPROBE_LOG_HEALTHY",
-        hide_env_values = true,
-        long,
-        global = true,
-        requires = "log_to"
-    )]
+    #[arg(env = "HEALTHPROBE_LOG_HEALTHY", hide_env_values = true, long, global = true, help_heading = GLOBAL,
+          requires = "log_to", value_parser = BoolishValueParser::new())]
     pub log_healthy: bool,
 
     /// Output format: text (one line) or json (one JSON object).
-    #[arg(env = "HEALTHPROBE_FORMAT", hide_env_values = true, long, global = true, value_name = "FORMAT", default_value = "text", value_parser = ["text", "json"])]
-    pub format: String,
+    #[arg(env = "HEALTHPROBE_FORMAT", hide_env_values = true, long, global = true, help_heading = GLOBAL,
+          value_name = "FORMAT", default_value = "text", value_parser = OutputFormat::parse)]
+    pub format: OutputFormat,
 
     /// Print per-phase timings and the address used on stderr, before the result.
-    #[arg(
-        env = "HEALTHPROBE_VERBOSE",
-        hide_env_values = true,
-        short,
-        long,
-        global = true
-    )]
+    #[arg(env = "HEALTHPROBE_VERBOSE", hide_env_values = true, short, long, global = true, help_heading = GLOBAL,
+          value_parser = BoolishValueParser::new())]
     pub verbose: bool,
-
-    /// The probe to run.
-    #[command(subcommand)]
-    pub probe: ProbeCommand,
-}
-
-/// The four probes.
-#[derive(Debug, Subcommand)]
-pub enum ProbeCommand {
-    /// HTTP(S) request; healthy on status 200-399.
-    Http(HttpArgs),
-    /// gRPC health check (grpc.health.v1.Health/Check); healthy only when SERVING.
-    Grpc(GrpcArgs),
-    /// TCP connect; healthy when the connection is accepted.
-    Tcp(TcpArgs),
-    /// File check; healthy when the file exists (and is fresh enough, with --max-age).
-    File(FileArgs),
-}
-
-impl ProbeCommand {
-    /// The target as the user wrote it, for a line printed before the probe is built.
-    pub fn target_hint(&self) -> String {
-        match self {
-            ProbeCommand::Http(a) => a.url.clone(),
-            ProbeCommand::Grpc(a) => a.addr.clone(),
-            ProbeCommand::Tcp(a) => a.addr.clone(),
-            ProbeCommand::File(a) => a.path.display().to_string(),
-        }
-    }
 }
 
 /// `healthprobe http`.
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 #[command(
     after_help = "URL shorthands: 8080, :8080/healthz and localhost:8080/healthz mean http:// on that host and port.\n\
                         HTTP_PROXY, HTTPS_PROXY, ALL_PROXY and NO_PROXY are ignored."
@@ -123,8 +69,8 @@ pub struct HttpArgs {
     pub url: String,
 
     /// Healthy status codes: codes and ranges, e.g. 200,204 or 200-299 [default: 200-399].
-    #[arg(env = "HEALTHPROBE_EXPECT_STATUS", hide_env_values = true, long, value_name = "LIST", value_parser = crate::probe::http::StatusSet::parse)]
-    pub expect_status: Option<crate::probe::http::StatusSet>,
+    #[arg(env = "HEALTHPROBE_EXPECT_STATUS", hide_env_values = true, long, value_name = "LIST", value_parser = StatusSet::parse)]
+    pub expect_status: Option<StatusSet>,
 
     /// Request method [default: GET, or POST with --body].
     #[arg(
@@ -203,7 +149,7 @@ pub struct HttpArgs {
     pub expect_json: Vec<String>,
 
     /// Follow redirects (at most 10) and judge the final answer.
-    #[arg(env = "HEALTHPROBE_FOLLOW_REDIRECTS", hide_env_values = true, long)]
+    #[arg(env = "HEALTHPROBE_FOLLOW_REDIRECTS", hide_env_values = true, long, value_parser = BoolishValueParser::new())]
     pub follow_redirects: bool,
 
     /// Connect to this unix domain socket instead of the URL's host and port.
@@ -220,7 +166,7 @@ pub struct HttpArgs {
 }
 
 /// TLS flags shared by `http` (https:// URLs) and `grpc` (with --tls).
-#[derive(Debug, Args, Default)]
+#[derive(Debug, Clone, Args, Default)]
 pub struct TlsArgs {
     /// Trust only the CA certificates in this PEM file (instead of the built-in roots).
     #[arg(
@@ -262,12 +208,12 @@ pub struct TlsArgs {
     pub tls_server_name: Option<String>,
 
     /// Do not verify the server certificate (the connection is still encrypted).
-    #[arg(env = "HEALTHPROBE_TLS_NO_VERIFY", hide_env_values = true, long)]
+    #[arg(env = "HEALTHPROBE_TLS_NO_VERIFY", hide_env_values = true, long, value_parser = BoolishValueParser::new())]
     pub tls_no_verify: bool,
 }
 
 /// `healthprobe grpc`.
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct GrpcArgs {
     /// Server address: HOST:PORT, [IPv6]:PORT, PORT (for 127.0.0.1), or unix:///PATH.
     #[arg(env = "HEALTHPROBE_ADDR", hide_env_values = true, value_name = "ADDR")]
@@ -284,7 +230,7 @@ pub struct GrpcArgs {
     pub service: Vec<String>,
 
     /// Use TLS (verified against the built-in roots unless --tls-ca-cert or --tls-no-verify).
-    #[arg(env = "HEALTHPROBE_TLS", hide_env_values = true, long)]
+    #[arg(env = "HEALTHPROBE_TLS", hide_env_values = true, long, value_parser = BoolishValueParser::new())]
     pub tls: bool,
 
     /// :authority to send instead of ADDR (e.g. the name a proxy routes on).
@@ -316,15 +262,20 @@ pub struct GrpcArgs {
 
     /// gRPC status codes that still mean "alive" (e.g. RESOURCE_EXHAUSTED,UNAVAILABLE), for
     /// liveness checks of servers that shed load.
-    #[arg(env = "HEALTHPROBE_ALIVE_ON", hide_env_values = true, long, value_name = "CODE,...", value_delimiter = ',', value_parser = crate::probe::grpc::parse_code)]
-    pub alive_on: Vec<tonic::Code>,
+    #[arg(env = "HEALTHPROBE_ALIVE_ON", hide_env_values = true, long, value_name = "CODE,...", value_delimiter = ',', value_parser = GrpcCode::parse)]
+    pub alive_on: Vec<GrpcCode>,
 
     #[command(flatten)]
     pub tls_options: TlsArgs,
+
+    /// Separate limits for connecting and for the RPC within the run's deadline
+    /// (grpc-health-probe's -connect-timeout/-rpc-timeout; not a flag of this command).
+    #[arg(skip)]
+    pub phase_timeouts: Option<(Duration, Duration)>,
 }
 
 /// `healthprobe tcp`.
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct TcpArgs {
     /// Address to connect to: HOST:PORT, [IPv6]:PORT, or PORT for 127.0.0.1.
     #[arg(
@@ -336,7 +287,7 @@ pub struct TcpArgs {
 }
 
 /// `healthprobe file`.
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct FileArgs {
     /// Path of the file that must exist.
     #[arg(env = "HEALTHPROBE_PATH", hide_env_values = true, value_name = "PATH")]
@@ -347,90 +298,38 @@ pub struct FileArgs {
     pub max_age: Option<Duration>,
 }
 
-/// What parsing decided: run a probe, or exit now with a code (help, version, usage error).
-#[derive(Debug)]
-pub enum Parsed {
-    /// Run this.
-    Run(Box<Cli>),
-    /// Help or version: print this on stdout and exit 0 (main prints, so parsing has no
-    /// side effects and can be fuzzed).
-    Print(String),
-    /// Usage error: report it as misconfigured.
-    Misconfigured(Misconfig),
+/// `healthprobe wait`: its own options (with the global ones).
+#[derive(Debug, Clone, Args)]
+pub struct WaitArgs {
+    /// Give up, unhealthy, when the checks are not all healthy within this time.
+    #[arg(env = "HEALTHPROBE_WITHIN", hide_env_values = true, long, global = true,
+          value_name = "DURATION", default_value = "60s", allow_hyphen_values = true,
+          value_parser = duration::parse_positive)]
+    pub within: Duration,
+
+    /// Time from the start of one attempt to the start of the next.
+    #[arg(env = "HEALTHPROBE_EVERY", hide_env_values = true, long, global = true,
+          value_name = "DURATION", default_value = "1s", allow_hyphen_values = true,
+          value_parser = duration::parse_positive)]
+    pub every: Duration,
 }
 
-/// Parses `args` (including the program name) under the exit-code contract.
-pub fn parse<I, T>(args: I) -> Parsed
-where
-    I: IntoIterator<Item = T>,
-    T: Into<OsString> + Clone,
-{
-    match Cli::try_parse_from(args) {
-        Ok(cli) => Parsed::Run(Box::new(cli)),
-        Err(e) => match e.kind() {
-            ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
-                Parsed::Print(e.render().to_string())
-            }
-            ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand | ErrorKind::MissingSubcommand => {
-                Parsed::Misconfigured(Misconfig(
-                    "no probe given: use http, grpc, tcp or file (see 'healthprobe --help')".into(),
-                ))
-            }
-            _ => Parsed::Misconfigured(Misconfig(one_line(&e.to_string()))),
-        },
-    }
-}
+/// `healthprobe run`.
+#[derive(Debug, Clone, Args)]
+pub struct RunArgs {
+    /// Delay SIGTERM and SIGINT by this long before forwarding them (0: forward at once); a
+    /// second one forwards at once, and the command exiting ends the delay.
+    #[arg(env = "HEALTHPROBE_STOP_DELAY", hide_env_values = true, long, value_name = "DURATION",
+          default_value = "0s", allow_hyphen_values = true, value_parser = duration::parse)]
+    pub stop_delay: Duration,
 
-/// clap's multi-line error as one line: its first paragraph (the `error:` sentence and any
-/// indented continuation such as the missing `<URL>`), its tip, and a pointer to `--help`.
-fn one_line(rendered: &str) -> String {
-    let mut lines = rendered.lines().skip_while(|l| l.trim().is_empty());
-    let mut parts: Vec<&str> = Vec::new();
-    for line in lines.by_ref() {
-        if line.trim().is_empty() {
-            break;
-        }
-        parts.push(line.trim());
-    }
-    let first = parts.join(" ");
-    let first = first.strip_prefix("error: ").unwrap_or(&first);
-    let first = if first.is_empty() {
-        "invalid arguments"
-    } else {
-        first
-    };
-    let tip = lines
-        .map(str::trim)
-        .find_map(|l| l.strip_prefix("tip: "))
-        .map(|t| format!("; {t}"))
-        .unwrap_or_default();
-    format!("{first}{tip} (see 'healthprobe --help')")
-}
+    /// Print only errors (not the stop, forward and exit lines).
+    #[arg(env = "HEALTHPROBE_QUIET", hide_env_values = true, short, long,
+          value_parser = BoolishValueParser::new())]
+    pub quiet: bool,
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use clap::CommandFactory;
-
-    #[test]
-    fn clap_declarations_are_consistent() {
-        Cli::command().debug_assert();
-    }
-
-    #[test]
-    fn usage_errors_become_one_line() {
-        let Parsed::Misconfigured(m) = parse(["healthprobe", "tcp", "x:1", "--bogus"]) else {
-            panic!("expected a usage error");
-        };
-        assert!(!m.0.contains('\n'), "{m}");
-        assert!(m.0.contains("--bogus"), "{m}");
-    }
-
-    #[test]
-    fn timeout_is_global() {
-        let Parsed::Run(cli) = parse(["healthprobe", "tcp", "1", "--timeout", "250ms"]) else {
-            panic!("expected to parse");
-        };
-        assert_eq!(cli.timeout, Duration::from_millis(250));
-    }
+    /// The command to run, and its arguments (after `--`).
+    #[arg(last = true, required = true, value_name = "CMD", allow_hyphen_values = true,
+          value_parser = clap::value_parser!(std::ffi::OsString))]
+    pub command: Vec<std::ffi::OsString>,
 }
