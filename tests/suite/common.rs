@@ -108,9 +108,27 @@ pub fn closed_port() -> u16 {
 }
 
 /// A TCP server on 127.0.0.1:0 running `handle` for each connection, until dropped.
+///
+/// It fails the test loudly rather than letting a broken server pass for a probe failure: a
+/// handler that panics, a server that was never reached (unless the test said it must not be
+/// reached, or that reaching it is optional), or one reached when it must not be, all panic
+/// when the server is dropped at the end of the test.
 pub struct Server {
     pub addr: SocketAddr,
     stop: Arc<AtomicBool>,
+    state: Arc<ServerState>,
+}
+
+/// What a [`Server`] saw.
+#[derive(Default)]
+struct ServerState {
+    accepted: std::sync::atomic::AtomicUsize,
+    active: std::sync::atomic::AtomicUsize,
+    panics: std::sync::Mutex<Vec<String>>,
+    /// 0: must be reached; 1: must not be; 2: either.
+    expectation: std::sync::atomic::AtomicU8,
+    /// The accept loop has drained the queue and stopped.
+    done: AtomicBool,
 }
 
 impl Server {
@@ -130,19 +148,52 @@ impl Server {
     {
         let addr = listener.local_addr().expect("local addr");
         let stop = Arc::new(AtomicBool::new(false));
+        let state = Arc::new(ServerState::default());
         let handle = Arc::new(handle);
-        let flag = stop.clone();
+        let (flag, seen) = (stop.clone(), state.clone());
+        listener.set_nonblocking(true).expect("non-blocking listener");
         thread::spawn(move || {
-            for conn in listener.incoming() {
-                if flag.load(Ordering::SeqCst) {
-                    break;
-                }
-                let Ok(conn) = conn else { continue };
-                let handle = handle.clone();
-                thread::spawn(move || handle(conn));
+            use std::os::fd::AsRawFd;
+            loop {
+                let conn = match listener.accept() {
+                    Ok((conn, _)) => conn,
+                    // Nothing pending: stop only now, so that every connection a probe made
+                    // before the test ended is accepted (and counted) first.
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                        if flag.load(Ordering::SeqCst) {
+                            break;
+                        }
+                        let mut pfd = libc::pollfd {
+                            fd: listener.as_raw_fd(),
+                            events: libc::POLLIN,
+                            revents: 0,
+                        };
+                        // SAFETY: poll on the listener's own descriptor.
+                        unsafe { libc::poll(&mut pfd, 1, 20) };
+                        continue;
+                    }
+                    Err(_) => continue,
+                };
+                let _ = conn.set_nonblocking(false);
+                seen.accepted.fetch_add(1, Ordering::SeqCst);
+                seen.active.fetch_add(1, Ordering::SeqCst);
+                let (handle, seen) = (handle.clone(), seen.clone());
+                thread::spawn(move || {
+                    let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| handle(conn)));
+                    if let Err(panic) = run {
+                        let what = panic
+                            .downcast_ref::<&str>()
+                            .map(|s| s.to_string())
+                            .or_else(|| panic.downcast_ref::<String>().cloned())
+                            .unwrap_or_else(|| "panic".into());
+                        seen.panics.lock().unwrap_or_else(|e| e.into_inner()).push(what);
+                    }
+                    seen.active.fetch_sub(1, Ordering::SeqCst);
+                });
             }
+            seen.done.store(true, Ordering::SeqCst);
         });
-        Server { addr, stop }
+        Server { addr, stop, state }
     }
 
     /// `127.0.0.1:PORT`.
@@ -154,13 +205,48 @@ impl Server {
     pub fn port(&self) -> u16 {
         self.addr.port()
     }
+
+    /// Connections accepted so far.
+    pub fn connections(&self) -> usize {
+        self.state.accepted.load(Ordering::SeqCst)
+    }
+
+    /// The test proves no I/O reaches this server: dropping it fails the test if it was reached.
+    pub fn must_not_be_reached(self) -> Self {
+        self.state.expectation.store(1, Ordering::SeqCst);
+        self
+    }
+
+    /// The test does not care whether the probe gets this far.
+    pub fn reaching_optional(self) -> Self {
+        self.state.expectation.store(2, Ordering::SeqCst);
+        self
+    }
 }
 
 impl Drop for Server {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::SeqCst);
-        // Wake the accept loop so it sees the flag.
-        let _ = TcpStream::connect_timeout(&self.addr, Duration::from_millis(100));
+        // Let the accept loop drain what is queued, and handlers that are finishing (the
+        // probe has exited) report a panic.
+        let until = Instant::now() + Duration::from_secs(2);
+        while (!self.state.done.load(Ordering::SeqCst)
+            || self.state.active.load(Ordering::SeqCst) > 0)
+            && Instant::now() < until
+        {
+            thread::sleep(Duration::from_millis(5));
+        }
+        if thread::panicking() {
+            return;
+        }
+        let panics = self.state.panics.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        assert!(panics.is_empty(), "test server {} handler panicked: {panics:?}", self.addr);
+        let accepted = self.state.accepted.load(Ordering::SeqCst);
+        match self.state.expectation.load(Ordering::SeqCst) {
+            0 => assert!(accepted > 0, "test server {} was never reached", self.addr),
+            1 => assert_eq!(accepted, 0, "test server {} must not be reached", self.addr),
+            _ => {}
+        }
     }
 }
 
