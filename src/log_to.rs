@@ -82,7 +82,9 @@ enum Target<'a> {
 fn write_once(fd: libc::c_int, record: &[u8]) -> Result<(), String> {
     // SAFETY: writes from a live slice.
     let n = unsafe { libc::write(fd, record.as_ptr().cast(), record.len()) };
-    if n < 0 {
+    if n < 0 && errno() == libc::EAGAIN {
+        Err("no room: the pipe is full (does anyone read it?)".into())
+    } else if n < 0 {
         Err(last_reason())
     } else if n as usize != record.len() {
         Err("short write".into())

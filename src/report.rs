@@ -84,9 +84,10 @@ pub fn finish(outcome: &Outcome, output: &Output, until: Instant) -> Exit {
     exit
 }
 
-/// Reports `outcome` from the watchdog and ends the process. If main has already chosen its
-/// exit code (and is perhaps stuck writing its line), the process ends with that code
-/// instead; if `wait` is handing over to its command, this does nothing.
+/// Reports `outcome` from the watchdog and ends the process, by `until`. If main has already
+/// chosen its exit code, it gets until then to finish its line, and then the process ends with
+/// that code (main may be stuck writing); if `wait` is handing over to its command, this does
+/// nothing.
 pub fn finish_from_watchdog(outcome: &Outcome, output: &Output, until: Instant) {
     let (line, exit) = render(outcome, output, None);
     if claim(exit) {
@@ -95,9 +96,15 @@ pub fn finish_from_watchdog(outcome: &Outcome, output: &Output, until: Instant) 
     }
     match REPORTED.load(Ordering::SeqCst) {
         HANDED_OVER => {}
-        chosen => exit_now(chosen.saturating_sub(1) as u8),
+        chosen => {
+            std::thread::sleep(until.saturating_duration_since(Instant::now()));
+            exit_now(chosen.saturating_sub(1) as u8)
+        }
     }
 }
+
+/// Room kept after the `--log-to` copy for writing the line itself.
+const LINE_ROOM: Duration = Duration::from_millis(10);
 
 /// Takes the guard for good before `wait` execs its command: from then on the watchdog stands
 /// aside. False if the watchdog has already reported (the process is ending).
@@ -133,7 +140,8 @@ fn emit(outcome: &Outcome, output: &Output, line: String, exit: Exit, until: Ins
     let mut line = line;
     if let Some(path) = output.log_to.as_deref() {
         if !healthy || output.log_healthy {
-            if let Err(warning) = log_to::append(path, &line, until) {
+            let log_until = until.checked_sub(LINE_ROOM).unwrap_or(until);
+            if let Err(warning) = log_to::append(path, &line, log_until) {
                 let warning = format!("--log-to {}: {warning}", path.display());
                 line = render(outcome, output, Some(&warning)).0;
             }
@@ -258,12 +266,10 @@ fn text_line(outcome: &Outcome) -> String {
             problem,
         } => {
             let problem = cap(&clean(&problem.0), MAX_FIELD);
-            match check {
-                Some(i) => format!(
-                    "misconfigured: check {i} ({}): {problem}",
-                    probe.unwrap_or("?")
-                ),
-                None => format!("misconfigured: {problem}"),
+            match (check, probe) {
+                (Some(i), Some(p)) => format!("misconfigured: check {i} ({p}): {problem}"),
+                (Some(i), None) => format!("misconfigured: check {i}: {problem}"),
+                (None, _) => format!("misconfigured: {problem}"),
             }
         }
         Outcome::CannotRun { reason, .. } => {

@@ -113,13 +113,15 @@ fn probe_command(name: &'static str) -> Command {
         .iter()
         .find(|(n, _)| *n == name)
         .map_or("", |(_, a)| a);
-    let cmd = Command::new(name).about(about);
+    let cmd = Command::new(name);
+    // After augmenting: a struct's doc comment would otherwise become the description.
     match name {
         "http" => HttpArgs::augment_args(cmd),
         "grpc" => GrpcArgs::augment_args(cmd),
         "tcp" => TcpArgs::augment_args(cmd),
         _ => FileArgs::augment_args(cmd),
     }
+    .about(about)
 }
 
 /// Reads probe `name`'s flags out of its matches.
@@ -276,41 +278,42 @@ fn skip_options(args: &[OsString], mut i: usize, valued: &[&str]) -> usize {
 
 /// The top-level command, without subcommands: name, version, help texts, global options.
 fn root() -> Command {
-    GlobalArgs::augment_args(
-        Command::new("healthprobe")
-            .version(env!("CARGO_PKG_VERSION"))
-            .about("Check services for container health checks; the exit code says whether they are healthy.")
-            .disable_help_subcommand(true)
-            .max_term_width(100)
-            .after_help(
-                "Several checks in one call: PROBE ARGS --and PROBE ARGS ... (all must be healthy).\n\
-                 Exit codes: 0 healthy, 1 unhealthy, 64 misconfigured.\n\
-                 Output: one line, `healthy: ...` on stdout or `unhealthy: ...` / `misconfigured: ...` on stderr.",
-            ),
-    )
+    GlobalArgs::augment_args(bare_root())
+        .about("Check services for container health checks; the exit code says whether they are healthy.")
+        .after_help(
+            "Several checks in one call: PROBE ARGS --and PROBE ARGS ... (all must be healthy).\n\
+             Exit codes: 0 healthy, 1 unhealthy, 64 misconfigured.\n\
+             Output: one line, `healthy: ...` on stdout or `unhealthy: ...` / `misconfigured: ...` on stderr.",
+        )
+}
+
+/// The top-level command without the global options (`run` takes none of them).
+fn bare_root() -> Command {
+    Command::new("healthprobe")
+        .version(env!("CARGO_PKG_VERSION"))
+        .disable_help_subcommand(true)
+        .max_term_width(100)
 }
 
 /// `wait`'s command, with `probes` as its subcommands.
 fn wait_command(probes: impl IntoIterator<Item = Command>) -> Command {
-    WaitArgs::augment_args(
-        Command::new("wait")
-            .about("Wait until every check is healthy (then exec CMD, if given after --)")
-            .after_help(
-                "Attempts every --every (each bounded by --timeout) until all checks are healthy, \
-                 or exit 1 after --within.\nWith `-- CMD ARGS...`, healthprobe then becomes CMD \
-                 (same PID, default signal handling): not found exits 127, not executable 126.",
-            ),
-    )
-    .subcommands(probes)
+    WaitArgs::augment_args(Command::new("wait"))
+        .about("Wait until every check is healthy (then exec CMD, if given after --)")
+        .after_help(
+            "Attempts every --every (each bounded by --timeout) until all checks are healthy, \
+             or exit 1 after --within.\nWith `-- CMD ARGS...`, healthprobe then becomes CMD \
+             (same PID, default signal handling): not found exits 127, not executable 126.",
+        )
+        .subcommands(probes)
 }
 
 /// `run`'s command.
 fn run_command() -> Command {
-    RunArgs::augment_args(
-        Command::new("run")
-            .about("Run CMD as PID 1: forward signals (delaying SIGTERM with --stop-delay), reap zombies")
-            .after_help("Exits with CMD's status (128+N if it was killed by signal N)."),
-    )
+    RunArgs::augment_args(Command::new("run"))
+        .about(
+            "Run CMD as PID 1: forward signals (delaying SIGTERM with --stop-delay), reap zombies",
+        )
+        .after_help("Exits with CMD's status (128+N if it was killed by signal N).")
 }
 
 /// The whole tree, for `--help` and for arguments the fast path does not recognise.
@@ -337,7 +340,7 @@ pub fn parse(args: &[OsString]) -> Parsed {
         return parse_wait(args, i);
     }
     if first == "run" {
-        return clap_parse(root().subcommand(run_command()), args);
+        return clap_parse(bare_root().subcommand(run_command()), args);
     }
     if probe_name(first).is_none() {
         return clap_parse(full_tree(), args);

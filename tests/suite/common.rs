@@ -151,7 +151,9 @@ impl Server {
         let state = Arc::new(ServerState::default());
         let handle = Arc::new(handle);
         let (flag, seen) = (stop.clone(), state.clone());
-        listener.set_nonblocking(true).expect("non-blocking listener");
+        listener
+            .set_nonblocking(true)
+            .expect("non-blocking listener");
         thread::spawn(move || {
             use std::os::fd::AsRawFd;
             loop {
@@ -179,14 +181,18 @@ impl Server {
                 seen.active.fetch_add(1, Ordering::SeqCst);
                 let (handle, seen) = (handle.clone(), seen.clone());
                 thread::spawn(move || {
-                    let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| handle(conn)));
+                    let run =
+                        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| handle(conn)));
                     if let Err(panic) = run {
                         let what = panic
                             .downcast_ref::<&str>()
                             .map(|s| s.to_string())
                             .or_else(|| panic.downcast_ref::<String>().cloned())
                             .unwrap_or_else(|| "panic".into());
-                        seen.panics.lock().unwrap_or_else(|e| e.into_inner()).push(what);
+                        seen.panics
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .push(what);
                     }
                     seen.active.fetch_sub(1, Ordering::SeqCst);
                 });
@@ -239,8 +245,17 @@ impl Drop for Server {
         if thread::panicking() {
             return;
         }
-        let panics = self.state.panics.lock().unwrap_or_else(|e| e.into_inner()).clone();
-        assert!(panics.is_empty(), "test server {} handler panicked: {panics:?}", self.addr);
+        let panics = self
+            .state
+            .panics
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        assert!(
+            panics.is_empty(),
+            "test server {} handler panicked: {panics:?}",
+            self.addr
+        );
         let accepted = self.state.accepted.load(Ordering::SeqCst);
         match self.state.expectation.load(Ordering::SeqCst) {
             0 => assert!(accepted > 0, "test server {} was never reached", self.addr),
