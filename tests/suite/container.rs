@@ -89,6 +89,27 @@ fn case_tcp_and_file(d: &Docker) {
     assert!(h.last().1.contains("(max age 1s)"), "{h:#?}");
 }
 
+fn case_two_checks_in_one_healthcheck(d: &Docker) {
+    let ct = d.run("hp-two", "hp-two", "none");
+    let h = d.wait_for(&ct, "healthy", Duration::from_secs(30));
+    assert!(
+        h.last().1.starts_with("healthy: 2 checks in ")
+            && h.last()
+                .1
+                .contains("http http://localhost:8080/healthz: HTTP 200; file /app: exists"),
+        "{h:#?}"
+    );
+    d.ok(&["exec", &ct, "/app", "down"]);
+    let h = d.wait_for(&ct, "unhealthy", Duration::from_secs(30));
+    assert_eq!(h.last().0, 1, "{h:#?}");
+    assert_eq!(
+        h.last().1,
+        "unhealthy: 1 of 2 checks failed: http http://localhost:8080/healthz: HTTP 503 \
+         (expected 200-399); healthy: file /app: exists\n",
+        "{h:#?}"
+    );
+}
+
 fn case_grpc(d: &Docker) {
     let up = d.run("hp-grpc-up", "hp-grpc-up", "host");
     let down = d.run("hp-grpc-down", "hp-grpc-down", "host");
@@ -307,6 +328,13 @@ fn scratch_images_under_docker_healthcheck() {
     // On the host network (to reach the host's Python server); the app only idles there.
     let idle =
         |hc: String| image(&hc).replace("ENTRYPOINT [\"/app\"]", "ENTRYPOINT [\"/app\", \"idle\"]");
+    d.build(
+        "hp-two",
+        c,
+        &image(&format!(
+            "{FAST} CMD [\"/healthprobe\", \"http\", \"http://localhost:8080/healthz\", \"--and\", \"file\", \"/app\"]"
+        )),
+    );
     d.build("hp-grpc-up", c, &idle(grpc_check("")));
     d.build("hp-grpc-down", c, &idle(grpc_check("orders")));
     d.build(
@@ -342,6 +370,7 @@ fn scratch_images_under_docker_healthcheck() {
         let cases = [
             s.spawn(|| case_http_goes_unhealthy_and_recovers(d)),
             s.spawn(|| case_tcp_and_file(d)),
+            s.spawn(|| case_two_checks_in_one_healthcheck(d)),
             s.spawn(|| case_grpc(d)),
             s.spawn(|| case_log_to_reaches_docker_logs(d)),
             s.spawn(|| case_own_timeout_beats_dockers(d)),

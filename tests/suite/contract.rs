@@ -400,3 +400,26 @@ fn typos_get_a_suggestion() {
     run_with(Command::new(bin()).args(["http", ":8080", "--expct-status", "200"]))
         .expect(64, "--expect-status");
 }
+
+#[test]
+fn compat_verbose_with_a_closed_stderr_keeps_its_exit_code() {
+    let dir = TempDir::new("compat-v");
+    let link = dir.join("grpc_health_probe");
+    std::os::unix::fs::symlink(bin(), &link).unwrap();
+    let addr = format!("-addr=127.0.0.1:{}", closed_port());
+    let mut cmd = Command::new(&link);
+    cmd.args(["-v", &addr]).stdout(Stdio::null());
+    // SAFETY: the closure only calls close(2), which is async-signal-safe.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::close(2);
+            Ok(())
+        });
+    }
+    let status = cmd.status().unwrap();
+    assert_eq!(
+        status.code(),
+        Some(2),
+        "connection failure, not a panic: {status:?}"
+    );
+}
