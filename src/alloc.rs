@@ -36,7 +36,6 @@ static LONG_LIVED: AtomicBool = AtomicBool::new(false);
 
 /// Switches the process to the system allocator for every allocation from now on: for modes
 /// that live for minutes or days, where a never-freeing arena would grow with every attempt.
-#[allow(dead_code)] // until the long-lived modes land
 pub fn long_lived() {
     LONG_LIVED.store(true, Ordering::Relaxed);
 }

@@ -32,6 +32,7 @@ mod cli;
 mod compat;
 mod deadline;
 mod duration;
+mod exec;
 mod expand;
 #[cfg(test)]
 mod fuzz;
@@ -41,6 +42,7 @@ mod net;
 mod probe;
 mod report;
 mod signals;
+mod supervise;
 mod text;
 mod tls;
 mod trace;
