@@ -25,5 +25,6 @@ mod log_to;
 mod multi;
 mod nginx;
 mod observability;
+mod run;
 mod size;
 mod tcp;
