@@ -233,7 +233,6 @@ fn search_path(cmd: &OsStr, name: &str) -> Result<CString, CannotRun> {
 /// set back to the default, because an ignored disposition survives `execve`; caught ones are
 /// reset by `execve` itself. Then the calling thread's mask is emptied. Other threads (the
 /// watchdog) are ended by `execve`.
-#[allow(dead_code)] // for `wait ... -- CMD`, which lands next; unit-tested below until then
 pub fn exec(cmd: &Resolved) -> CannotRun {
     // SAFETY: rt_sigaction and pthread_sigmask read and write only local buffers; execve
     // reads the NUL-terminated path and arrays prepared in `resolve`, and the environ.

@@ -6,7 +6,9 @@
 //!
 //! ```text
 //! main            entry: process set-up, expand ${NAME}, pick the front, run the mode, exit
-//! check           N probes under one deadline (wait adds attempts on top of it)
+//! wait, supervise attempts until healthy, then exec; PID 1 that forwards, delays and reaps
+//! check           N probes under one deadline (a Round; wait makes one per attempt)
+//! exec            find CMD (126/127), exec or spawn it with default signal handling
 //! report          Outcome -> one line + exit code (text | json | compat); --log-to; once only
 //! compat          grpc-health-probe's flags and words (GrpcArgs in, a line out)
 //! probe/*         http, grpc, tcp, file: new() validates (no I/O), run(&Attempt) checks
@@ -47,6 +49,7 @@ mod text;
 mod tls;
 mod trace;
 mod verdict;
+mod wait;
 mod watchdog;
 
 use std::ffi::OsString;
@@ -123,11 +126,19 @@ fn app(start: Instant, args: Vec<OsString>) -> Exit {
             let output = output_of(&globals);
             check::run(checks, Deadline::new(start, globals.timeout), &output)
         }
-        Parsed::Wait { .. } | Parsed::Run(_) => misconfigured(
-            start,
-            &fallback,
-            Outcome::misconfigured(Misconfig("this mode is not available yet".into())),
-        ),
+        Parsed::Wait {
+            globals,
+            wait,
+            checks,
+            command,
+        } => {
+            let output = output_of(&globals);
+            wait::run(start, globals.timeout, &wait, checks, &command, &output)
+        }
+        Parsed::Run(run) => Exit::Status(match exec::resolve(&run.command) {
+            Ok(command) => supervise::run(&command, run.stop_delay, run.quiet),
+            Err(cannot) => supervise::cannot_run(&cannot),
+        }),
     }
 }
 

@@ -108,11 +108,16 @@ const LINE_ROOM: Duration = Duration::from_millis(10);
 
 /// Takes the guard for good before `wait` execs its command: from then on the watchdog stands
 /// aside. False if the watchdog has already reported (the process is ending).
-#[allow(dead_code)] // used by wait (next commits)
 pub fn hand_over() -> bool {
     REPORTED
         .compare_exchange(0, HANDED_OVER, Ordering::SeqCst, Ordering::SeqCst)
         .is_ok()
+}
+
+/// Gives the guard back after a failed exec (see [`hand_over`]), so the failure can be
+/// reported like any other outcome.
+pub fn take_back() {
+    let _ = REPORTED.compare_exchange(HANDED_OVER, 0, Ordering::SeqCst, Ordering::SeqCst);
 }
 
 /// Writes the verbose lines, the `--log-to` copy and the line.
@@ -234,7 +239,6 @@ pub fn render(outcome: &Outcome, output: &Output, warning: Option<&str>) -> (Str
 
 /// The text after `healthy: ` / `unhealthy: ` / `misconfigured: ` for `outcome` (what `wait`
 /// quotes as its last reason).
-#[allow(dead_code)] // used by wait (next commits)
 pub fn summary(outcome: &Outcome) -> String {
     let line = text_line(outcome);
     match line.split_once(": ") {
@@ -346,26 +350,29 @@ fn several_text(checks: &[CheckReport], elapsed: Duration) -> String {
 
 /// Adds what `wait` did to its final line.
 fn with_wait(line: String, w: &Waited) -> String {
-    match w.gave_up_after {
-        Some(within) => {
-            let reason = line.split_once(": ").map_or(line.as_str(), |(_, r)| r);
-            let attempts = if w.attempts == 1 {
-                "attempt"
-            } else {
-                "attempts"
-            };
-            format!(
-                "unhealthy: still unhealthy after {} ({} {attempts}): {reason}",
-                duration::human(within),
-                w.attempts
-            )
-        }
-        None if w.attempts > 1 => format!(
+    let reason = line.split_once(": ").map_or(line.as_str(), |(_, r)| r);
+    let attempts = if w.attempts == 1 {
+        "attempt"
+    } else {
+        "attempts"
+    };
+    match (w.gave_up_after, w.interrupted) {
+        (_, Some(signal)) => format!(
+            "unhealthy: interrupted by {signal} while waiting ({} {attempts}, {}): {reason}",
+            w.attempts,
+            duration::human(w.waited)
+        ),
+        (Some(within), None) => format!(
+            "unhealthy: still unhealthy after {} ({} {attempts}): {reason}",
+            duration::human(within),
+            w.attempts
+        ),
+        (None, None) if w.attempts > 1 => format!(
             "{line} (after {} attempts, {})",
             w.attempts,
             duration::human(w.waited)
         ),
-        None => line,
+        (None, None) => line,
     }
 }
 
@@ -415,7 +422,7 @@ fn json_with(outcome: &Outcome, warning: Option<&str>, caps: JsonCaps) -> String
             match checks.as_slice() {
                 [one] => check_fields(&mut o, one),
                 several => {
-                    let status = if several.iter().all(CheckReport::healthy) {
+                    let status = if outcome.healthy() {
                         "healthy"
                     } else {
                         "unhealthy"
@@ -443,6 +450,9 @@ fn json_with(outcome: &Outcome, warning: Option<&str>, caps: JsonCaps) -> String
                     .ms("waited_ms", w.waited);
                 if w.gave_up_after.is_some() {
                     o.raw("gave_up", "true");
+                }
+                if let Some(signal) = w.interrupted {
+                    o.str("interrupted_by", signal);
                 }
             }
         }
@@ -783,6 +793,7 @@ mod tests {
                 attempts: 31,
                 waited: Duration::from_secs(60),
                 gave_up_after: Some(Duration::from_secs(60)),
+                interrupted: None,
             }),
         };
         assert_eq!(

@@ -121,12 +121,6 @@ impl Attempt {
         Attempt { deadline, trace }
     }
 
-    /// The budget.
-    #[allow(dead_code)] // used by wait (next commits)
-    pub fn deadline(&self) -> Deadline {
-        self.deadline
-    }
-
     /// The trace (shared with the watchdog).
     pub fn trace(&self) -> &Arc<Trace> {
         &self.trace

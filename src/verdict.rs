@@ -116,13 +116,6 @@ impl Failure {
         self
     }
 
-    /// Replaces the details.
-    #[allow(dead_code)] // used by wait (next commits)
-    pub fn with_facts(mut self, facts: Facts) -> Self {
-        self.facts = facts;
-        self
-    }
-
     /// A string detail, if present.
     pub fn fact_str(&self, key: &str) -> Option<&str> {
         self.facts.iter().find_map(|(k, f)| match f {
@@ -204,6 +197,15 @@ pub struct Waited {
     pub waited: Duration,
     /// `--within`, when it ran out (the line then says so).
     pub gave_up_after: Option<Duration>,
+    /// The signal that ended the wait, if one did.
+    pub interrupted: Option<&'static str>,
+}
+
+impl Waited {
+    /// Whether the wait ended without success whatever the last attempt said.
+    pub fn ended_early(&self) -> bool {
+        self.gave_up_after.is_some() || self.interrupted.is_some()
+    }
 }
 
 /// How a run ended.
@@ -228,7 +230,6 @@ pub enum Outcome {
         problem: Misconfig,
     },
     /// `wait ... -- CMD` / `run -- CMD`: CMD cannot be run.
-    #[allow(dead_code)] // used by wait (next commits)
     CannotRun {
         /// 126 (exists, cannot be executed) or 127 (not found).
         code: u8,
@@ -247,9 +248,14 @@ impl Outcome {
         }
     }
 
-    /// Whether every check answered as required.
+    /// Whether every check answered as required (and a wait did not end early).
     pub fn healthy(&self) -> bool {
-        matches!(self, Outcome::Checked { checks, .. } if checks.iter().all(CheckReport::healthy))
+        match self {
+            Outcome::Checked { checks, waited, .. } => {
+                checks.iter().all(CheckReport::healthy) && !waited.is_some_and(|w| w.ended_early())
+            }
+            _ => false,
+        }
     }
 
     /// The exit status of the contract for this outcome.

@@ -136,7 +136,6 @@ fn read_probe(name: &str, m: &ArgMatches) -> Result<ProbeArgs, clap::Error> {
 
 /// What parsing decided.
 #[derive(Debug)]
-#[allow(dead_code)] // wait and run land in the next commits
 pub enum Parsed {
     /// Run these checks once.
     Check {

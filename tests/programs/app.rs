@@ -14,6 +14,8 @@
 //! tests; std has no signal API, so `signal`/`write`/`_exit` come from the statically linked C
 //! library). With ORPHAN_MS it first leaves an orphan (`app orphan MS` starts `app linger MS`
 //! and exits without waiting), which PID 1 must reap when it exits.
+//! `app listen PORT` only accepts TCP connections on 127.0.0.1:PORT (a dependency that comes
+//! up, for `healthprobe wait` tests).
 
 use std::io::{Read, Write};
 use std::net::TcpListener;
@@ -93,6 +95,15 @@ fn main() {
             let ms = std::env::args().nth(2).expect("app orphan MS");
             Command::new("/app").args(["linger", &ms]).spawn().expect("start app linger");
             return; // without waiting: `app linger` is orphaned
+        }
+        Some("listen") => {
+            let port = std::env::args().nth(2).expect("app listen PORT");
+            let listener = TcpListener::bind(format!("127.0.0.1:{port}")).expect("bind");
+            println!("app: listening on 127.0.0.1:{port}");
+            for conn in listener.incoming() {
+                drop(conn);
+            }
+            return;
         }
         Some("linger") => {
             thread::sleep(millis(std::env::args().nth(2)));

@@ -28,3 +28,4 @@ mod observability;
 mod run;
 mod size;
 mod tcp;
+mod wait;

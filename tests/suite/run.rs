@@ -574,9 +574,10 @@ fn a_missing_or_unexecutable_command_is_127_or_126_with_one_line() {
         126,
         &format!("{script}: cannot execute: its interpreter or loader was not found"),
     );
-    // The temporary wiring's usage errors.
-    healthprobe(&["run"]).expect(64, "expected -- CMD");
-    healthprobe(&["run", "--"]).expect(64, "no command after --");
+    // Usage errors.
+    healthprobe(&["run"]).expect(64, "required arguments were not provided");
+    healthprobe(&["run", "--"]).expect(64, "required arguments were not provided");
+    healthprobe(&["run", "/bin/true"]).expect(64, "-- <CMD>");
     healthprobe(&["run", "--stop-delay", "30", "--", "/bin/true"]).expect(64, "missing unit");
 }
 

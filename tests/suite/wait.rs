@@ -1,0 +1,724 @@
+//! `healthprobe wait`: attempts until every check is healthy within `--within`, progress only
+//! when the reason changes, then exit 0 or exec the command in place (same PID, clean signal
+//! mask) — against servers that come up late, one that never comes, and real containers.
+
+use crate::common::{
+    bin, closed_port, http_server, is_root, run_with, static_program, Peer, Run, TempDir,
+};
+use crate::dockerd::{context, Docker};
+use serde_json::Value;
+use std::collections::HashMap;
+use std::io::Write;
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// Binds 127.0.0.1:`port` after `after` and serves with `handle` (a dependency coming up).
+fn listen_later(port: u16, after: Duration, handle: fn(TcpStream)) {
+    thread::spawn(move || {
+        thread::sleep(after);
+        let listener = TcpListener::bind(("127.0.0.1", port)).expect("bind the late port");
+        for conn in listener.incoming().flatten() {
+            thread::spawn(move || handle(conn));
+        }
+    });
+}
+
+fn http_ok(mut conn: TcpStream) {
+    crate::common::read_request_head(&mut conn);
+    let _ = conn.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok");
+}
+
+fn wait(args: &[&str]) -> Run {
+    run_with(Command::new(bin()).arg("wait").args(args))
+}
+
+#[test]
+fn a_server_that_starts_late_is_waited_for_over_http_and_tcp() {
+    for probe in ["http", "tcp"] {
+        let port = closed_port();
+        listen_later(port, Duration::from_millis(1500), http_ok);
+        let started = Instant::now();
+        let target = format!("127.0.0.1:{port}");
+        let run = wait(&["--within", "10s", "--every", "200ms", probe, &target]);
+        let elapsed = started.elapsed();
+        assert_eq!(run.code, 0, "{run:#?}");
+        assert!(run.stdout.starts_with("healthy: "), "{run:#?}");
+        assert!(run.stdout.contains(" attempts, "), "{run:#?}");
+        assert!(
+            elapsed >= Duration::from_millis(1500) && elapsed < Duration::from_secs(3),
+            "{elapsed:?}"
+        );
+        // The first failure is reported once, not once per attempt.
+        let progress: Vec<&str> = run.stderr.lines().collect();
+        assert_eq!(progress.len(), 1, "{run:#?}");
+        assert!(
+            progress[0].starts_with("waiting: ") && progress[0].contains("connection refused"),
+            "{run:#?}"
+        );
+    }
+}
+
+#[test]
+fn a_grpc_server_that_starts_late_is_waited_for() {
+    let peer = Peer::python("grpc_health_server.py", &["--set", "=SERVING"]);
+    let port = closed_port();
+    let upstream = peer.port;
+    // The port opens 1.5 s from now and forwards to the grpcio peer.
+    thread::spawn(move || {
+        thread::sleep(Duration::from_millis(1500));
+        let listener = TcpListener::bind(("127.0.0.1", port)).unwrap();
+        for mut client in listener.incoming().flatten() {
+            let Ok(mut server) = TcpStream::connect(("127.0.0.1", upstream)) else {
+                continue;
+            };
+            let (mut c2, mut s2) = (client.try_clone().unwrap(), server.try_clone().unwrap());
+            thread::spawn(move || {
+                let _ = std::io::copy(&mut c2, &mut s2);
+                let _ = s2.shutdown(std::net::Shutdown::Write);
+            });
+            let _ = std::io::copy(&mut server, &mut client);
+        }
+    });
+    let run = wait(&[
+        "--within",
+        "10s",
+        "--every",
+        "200ms",
+        "grpc",
+        &format!("127.0.0.1:{port}"),
+    ]);
+    assert_eq!(run.code, 0, "{run:#?}");
+    assert!(run.stdout.contains(": SERVING in "), "{run:#?}");
+}
+
+#[test]
+fn a_peer_that_never_comes_gives_up_on_time_naming_the_attempts_and_the_reason() {
+    let port = closed_port();
+    let started = Instant::now();
+    let run = wait(&[
+        "--within",
+        "1s",
+        "--every",
+        "100ms",
+        "tcp",
+        &port.to_string(),
+    ]);
+    let elapsed = started.elapsed();
+    assert_eq!(run.code, 1, "{run:#?}");
+    assert!(elapsed < Duration::from_millis(1100), "{elapsed:?}");
+    let line = run.stderr.lines().last().unwrap_or_default();
+    let prefix = "unhealthy: still unhealthy after 1s (";
+    assert!(line.starts_with(prefix), "{run:#?}");
+    let attempts: u32 = line[prefix.len()..]
+        .split(' ')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((8..=11).contains(&attempts), "{attempts} attempts: {line}");
+    assert!(
+        line.ends_with(&format!(
+            "attempts): 127.0.0.1:{port}: connect: connection refused (127.0.0.1:{port})"
+        )),
+        "{line}"
+    );
+    // A mute peer: each attempt is cut at --timeout, and --within still holds.
+    let mute = crate::common::silent_server();
+    let started = Instant::now();
+    let run = wait(&[
+        "--within",
+        "1500ms",
+        "--timeout",
+        "400ms",
+        "http",
+        &format!("http://{}/", mute.hostport()),
+    ]);
+    assert_eq!(run.code, 1, "{run:#?}");
+    assert!(
+        started.elapsed() < Duration::from_millis(1600),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(
+        run.stderr.contains("timed out after 400ms (request)"),
+        "{run:#?}"
+    );
+}
+
+#[test]
+fn progress_is_printed_when_the_reason_changes_and_quiet_silences_it() {
+    // Refused for ~0.8 s, then HTTP 503 for ~0.8 s, then 200.
+    let port = closed_port();
+    thread::spawn(move || {
+        thread::sleep(Duration::from_millis(800));
+        let listener = TcpListener::bind(("127.0.0.1", port)).unwrap();
+        let opened = Instant::now();
+        for mut conn in listener.incoming().flatten() {
+            crate::common::read_request_head(&mut conn);
+            let status = if opened.elapsed() < Duration::from_millis(800) {
+                "503 Busy"
+            } else {
+                "200 OK"
+            };
+            let _ = write!(
+                conn,
+                "HTTP/1.1 {status}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+            );
+        }
+    });
+    let url = format!("http://127.0.0.1:{port}/");
+    let run = wait(&["--within", "10s", "--every", "100ms", "http", &url]);
+    assert_eq!(run.code, 0, "{run:#?}");
+    let progress: Vec<&str> = run.stderr.lines().collect();
+    assert_eq!(progress.len(), 2, "one line per reason: {run:#?}");
+    assert!(progress[0].contains("connection refused"), "{run:#?}");
+    assert!(
+        progress[1].contains("HTTP 503 (expected 200-399)"),
+        "{run:#?}"
+    );
+    let port = closed_port();
+    let run = wait(&[
+        "-q",
+        "--within",
+        "500ms",
+        "--every",
+        "100ms",
+        "tcp",
+        &port.to_string(),
+    ]);
+    assert_eq!(run.code, 1);
+    assert_eq!(
+        run.stderr.lines().count(),
+        1,
+        "only the final line with --quiet: {run:#?}"
+    );
+}
+
+#[test]
+fn several_checks_are_waited_for_together() {
+    let (a, b) = (closed_port(), closed_port());
+    listen_later(a, Duration::from_millis(300), http_ok);
+    listen_later(b, Duration::from_millis(900), http_ok);
+    let run = wait(&[
+        "--within",
+        "10s",
+        "--every",
+        "100ms",
+        "tcp",
+        &a.to_string(),
+        "--and",
+        "http",
+        &format!("127.0.0.1:{b}/"),
+    ]);
+    assert_eq!(run.code, 0, "{run:#?}");
+    assert!(run.stdout.starts_with("healthy: 2 checks in "), "{run:#?}");
+}
+
+#[test]
+fn json_adds_attempts_and_waited_ms_and_log_to_gets_the_final_line() {
+    let dir = TempDir::new("wait-log");
+    let log = dir.join("log");
+    let port = closed_port();
+    let run = wait(&[
+        "--format",
+        "json",
+        "--log-to",
+        log.to_str().unwrap(),
+        "--within",
+        "500ms",
+        "--every",
+        "100ms",
+        "tcp",
+        &port.to_string(),
+    ]);
+    assert_eq!(run.code, 1);
+    let last = run.stderr.lines().last().unwrap();
+    let v: Value = serde_json::from_str(last).expect("JSON");
+    assert_eq!(v["status"], "unhealthy");
+    assert!(v["attempts"].as_u64().unwrap() >= 3, "{v}");
+    assert!(v["waited_ms"].as_f64().unwrap() >= 400.0, "{v}");
+    assert_eq!(v["gave_up"], true);
+    let logged = std::fs::read_to_string(&log).unwrap();
+    assert_eq!(
+        logged.lines().count(),
+        1,
+        "only the final line is logged: {logged}"
+    );
+    let server = http_server(200, "ok");
+    let run = wait(&[
+        "--log-to",
+        log.to_str().unwrap(),
+        "--log-healthy",
+        "tcp",
+        &server.hostport(),
+    ]);
+    assert_eq!(run.code, 0);
+    let logged = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        logged
+            .lines()
+            .nth(1)
+            .is_some_and(|l| l.contains(" healthprobe healthy: ")),
+        "{logged}"
+    );
+}
+
+/// What showself reported, by key.
+fn showself_report(path: &PathBuf) -> HashMap<String, String> {
+    std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("showself wrote nothing ({e})"))
+        .lines()
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+#[test]
+fn once_healthy_it_becomes_the_command_same_pid_env_cwd_and_a_clean_signal_mask() {
+    let server = http_server(200, "ok");
+    let dir = TempDir::new("wait-exec");
+    let out = dir.join("showself.out");
+    let app = static_program("showself");
+    let child = Command::new(bin())
+        .args(["wait", "tcp", &server.hostport(), "--"])
+        .arg(&app)
+        .args(["--serve", "two words"])
+        .current_dir(&dir.0)
+        .env("SHOWSELF_OUT", &out)
+        .env("SHOWSELF_MARK", "kept")
+        .env("SHOWSELF_EXIT", "7")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let done = child.wait_with_output().unwrap();
+    assert_eq!(
+        done.status.code(),
+        Some(7),
+        "the command's own exit code: {done:?}"
+    );
+    let stdout = String::from_utf8_lossy(&done.stdout);
+    assert!(
+        stdout.starts_with("healthy: "),
+        "the healthy line first: {done:?}"
+    );
+    let r = showself_report(&out);
+    assert_eq!(r["pid"], pid.to_string(), "exec in place: same PID");
+    assert_eq!(
+        r["argv"],
+        format!("{}\u{1f}--serve\u{1f}two words", app.display())
+    );
+    assert_eq!(r["cwd"], dir.0.display().to_string());
+    assert_eq!(r.get("env SHOWSELF_MARK").map(String::as_str), Some("kept"));
+    assert_eq!(
+        r["SigBlk"], "0000000000000000",
+        "SIGTERM/SIGINT unblocked for the app"
+    );
+}
+
+#[test]
+fn the_command_starts_with_no_signal_blocked_or_ignored() {
+    // A Rust program ignores SIGPIPE itself, so look at a C one (Debian's sleep) from outside:
+    // /proc shows exactly what it inherited through exec.
+    let server = http_server(200, "ok");
+    let mut child = Command::new(bin())
+        .args(["wait", "tcp", &server.hostport(), "--", "/bin/sleep", "30"])
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let until = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        let exe = std::fs::read_link(format!("/proc/{pid}/exe")).unwrap_or_default();
+        if exe.ends_with("sleep") {
+            break std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+        }
+        assert!(Instant::now() < until, "sleep was never exec'd");
+        thread::sleep(Duration::from_millis(10));
+    };
+    let _ = child.kill();
+    let _ = child.wait();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .map(|v| v.trim().to_string())
+            .unwrap()
+    };
+    assert_eq!(field("SigBlk:"), "0000000000000000", "{status}");
+    assert_eq!(field("SigIgn:"), "0000000000000000", "{status}");
+}
+
+#[test]
+fn a_missing_or_unexecutable_command_fails_at_once_before_any_attempt() {
+    let server = http_server(200, "ok").must_not_be_reached();
+    let started = Instant::now();
+    let run = wait(&["tcp", &server.hostport(), "--", "/nonexistent/app"]);
+    assert_eq!(run.code, 127, "{run:#?}");
+    assert!(
+        run.line().contains("/nonexistent/app: not found"),
+        "{run:#?}"
+    );
+    let run = wait(&["tcp", &server.hostport(), "--", "/etc"]);
+    assert_eq!(run.code, 126, "{run:#?}");
+    assert!(run.line().contains("/etc: is a directory"), "{run:#?}");
+    assert!(started.elapsed() < Duration::from_millis(500));
+}
+
+#[test]
+fn sigterm_while_waiting_exits_1_at_once_and_the_command_is_not_started() {
+    let dir = TempDir::new("wait-term");
+    let out = dir.join("started");
+    let port = closed_port();
+    let child = Command::new(bin())
+        .args(["wait", "--every", "100ms", "tcp", &port.to_string(), "--"])
+        .arg(static_program("showself"))
+        .env("SHOWSELF_OUT", &out)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    thread::sleep(Duration::from_millis(500));
+    let sent = Instant::now();
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let done = child.wait_with_output().unwrap();
+    assert!(
+        sent.elapsed() < Duration::from_millis(200),
+        "{:?}",
+        sent.elapsed()
+    );
+    assert_eq!(done.status.code(), Some(1), "{done:?}");
+    let stderr = String::from_utf8_lossy(&done.stderr);
+    assert!(
+        stderr
+            .lines()
+            .last()
+            .unwrap()
+            .starts_with("unhealthy: interrupted by SIGTERM while waiting ("),
+        "{stderr}"
+    );
+    assert!(!out.exists(), "the command must not start");
+}
+
+#[test]
+fn bad_input_is_misconfigured() {
+    for (args, want) in [
+        (&["--every", "0", "tcp", "1"][..], "--every"),
+        (&["--within", "3", "tcp", "1"][..], "missing unit"),
+        (&["tcp", "1", "--"][..], "nothing after `--`"),
+        (
+            &["tcp", "1", "--", "--and", "tcp", "2"][..],
+            "must be followed by the command",
+        ),
+        (&[][..], "no check given"),
+        (&["tcp", "x:0"][..], "invalid port"),
+    ] {
+        let run = wait(args);
+        assert_eq!(run.code, 64, "{args:?}: {run:#?}");
+        assert!(run.line().contains(want), "{args:?}: {run:#?}");
+    }
+    // --within shorter than --timeout is fine: the attempt is cut to what is left.
+    let server = http_server(200, "ok");
+    let run = wait(&[
+        "--within",
+        "500ms",
+        "--timeout",
+        "3s",
+        "tcp",
+        &server.hostport(),
+    ]);
+    assert_eq!(run.code, 0, "{run:#?}");
+}
+
+/// Peak RSS (KiB) of `args` under GNU time, and the run.
+fn measured(args: &[&str]) -> (Run, u64) {
+    let dir = TempDir::new("wait-rss");
+    let rss = dir.join("rss");
+    let run = run_with(
+        Command::new("/usr/bin/time")
+            .arg("-f")
+            .arg("%M")
+            .arg("-o")
+            .arg(&rss)
+            .arg(bin())
+            .args(args),
+    );
+    let kib = std::fs::read_to_string(&rss)
+        .unwrap()
+        .trim()
+        .lines()
+        .last()
+        .unwrap()
+        .parse()
+        .unwrap();
+    (run, kib)
+}
+
+#[test]
+fn memory_threads_and_descriptors_stay_flat_over_thousands_of_attempts() {
+    let port = closed_port().to_string();
+    let (short, short_rss) = measured(&[
+        "wait", "-q", "--within", "300ms", "--every", "1ms", "tcp", &port,
+    ]);
+    let (long, long_rss) = measured(&[
+        "wait", "-q", "--within", "3s", "--every", "1ms", "tcp", &port,
+    ]);
+    let attempts = |run: &Run| -> u64 {
+        let line = run.stderr.lines().last().unwrap();
+        line.split(" (")
+            .nth(1)
+            .unwrap()
+            .split(' ')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    let (a, b) = (attempts(&short), attempts(&long));
+    assert!(b > 1000 && b > 5 * a, "{a} then {b} attempts");
+    assert!(long_rss <= 4096, "{b} attempts: peak RSS {long_rss} KiB");
+    assert!(
+        long_rss <= short_rss + 512,
+        "RSS grew from {short_rss} KiB ({a}) to {long_rss} KiB ({b})"
+    );
+    // Threads and descriptors, sampled during a long wait, do not grow either.
+    let mut child = Command::new(bin())
+        .args([
+            "wait", "-q", "--within", "10s", "--every", "2ms", "tcp", &port,
+        ])
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let sample = |pid: u32| {
+        let fds = std::fs::read_dir(format!("/proc/{pid}/fd"))
+            .unwrap()
+            .count();
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+        let threads: usize = status
+            .lines()
+            .find_map(|l| l.strip_prefix("Threads:"))
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        (fds, threads)
+    };
+    thread::sleep(Duration::from_millis(300));
+    let early = sample(child.id());
+    thread::sleep(Duration::from_millis(1500));
+    let late = sample(child.id());
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(
+        late.0 <= early.0 && late.1 <= early.1 + 1,
+        "fds/threads grew: {early:?} -> {late:?}"
+    );
+}
+
+#[test]
+fn in_an_empty_root_it_waits_for_a_file_then_runs_a_static_program() {
+    if !is_root() {
+        eprintln!("skipped: chroot needs root (CI runs as root)");
+        return;
+    }
+    let root = TempDir::new("wait-root");
+    let static_bin = std::env::var_os("HEALTHPROBE_STATIC_BIN")
+        .map(PathBuf::from)
+        .expect("HEALTHPROBE_STATIC_BIN");
+    std::fs::copy(static_bin, root.join("healthprobe")).unwrap();
+    std::fs::copy(static_program("showself"), root.join("app")).unwrap();
+    let ready = root.join("ready");
+    thread::spawn(move || {
+        thread::sleep(Duration::from_millis(400));
+        std::fs::write(ready, "").unwrap();
+    });
+    let run = run_with(
+        Command::new("/usr/sbin/chroot")
+            .arg(&root.0)
+            .args([
+                "/healthprobe",
+                "wait",
+                "--every",
+                "50ms",
+                "file",
+                "/ready",
+                "--",
+                "/app",
+                "x",
+            ])
+            .env_clear(),
+    );
+    assert_eq!(run.code, 0, "{run:#?}");
+    let mut lines = run.stdout.lines();
+    assert!(
+        lines.next().unwrap().starts_with("healthy: /ready: exists"),
+        "{run:#?}"
+    );
+    assert!(run.stdout.contains("argv=/app\u{1f}x"), "{run:#?}");
+    assert!(
+        run.stderr.contains("waiting: /ready: does not exist"),
+        "{run:#?}"
+    );
+}
+
+#[test]
+fn as_a_containers_entrypoint_it_waits_then_the_app_hears_docker_stop() {
+    let Some(docker) = Docker::start() else {
+        return;
+    };
+    let ctx = context();
+    let d = &docker;
+    d.build(
+        "hp-wait-app",
+        &ctx.0,
+        "FROM scratch\nCOPY healthprobe /healthprobe\nCOPY app /app\n\
+         ENTRYPOINT [\"/healthprobe\", \"wait\", \"--within\", \"60s\", \"--every\", \"200ms\", \
+         \"tcp\", \"127.0.0.1:9000\", \"--\", \"/app\", \"graceful\", \"7\"]\n",
+    );
+    d.build(
+        "hp-dep",
+        &ctx.0,
+        "FROM scratch\nCOPY app /app\nENTRYPOINT [\"/app\", \"listen\", \"9000\"]\n",
+    );
+    d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "hp-wait-app",
+        "--network",
+        "none",
+        "hp-wait-app",
+    ]);
+    let logs = |name: &str| {
+        let out = d.docker(&["logs", name]);
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    };
+    let until = Instant::now() + Duration::from_secs(30);
+    while !logs("hp-wait-app").contains("waiting: 127.0.0.1:9000: connect: connection refused") {
+        assert!(
+            Instant::now() < until,
+            "no waiting line: {}",
+            logs("hp-wait-app")
+        );
+        thread::sleep(Duration::from_millis(100));
+    }
+    assert!(
+        !logs("hp-wait-app").contains("app: listening"),
+        "the app must not start yet"
+    );
+    d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "hp-dep",
+        "--network",
+        "container:hp-wait-app",
+        "hp-dep",
+    ]);
+    while !logs("hp-wait-app").contains("app: listening on 127.0.0.1:8080") {
+        assert!(
+            Instant::now() < until,
+            "the app did not start: {}",
+            logs("hp-wait-app")
+        );
+        thread::sleep(Duration::from_millis(100));
+    }
+    let stopped = Instant::now();
+    d.ok(&["stop", "-t", "10", "hp-wait-app"]);
+    assert!(
+        stopped.elapsed() < Duration::from_secs(5),
+        "stop took {:?}: SIGTERM not heard",
+        stopped.elapsed()
+    );
+    assert_eq!(
+        d.ok(&["inspect", "--format", "{{.State.ExitCode}}", "hp-wait-app"]),
+        "7"
+    );
+    assert!(
+        logs("hp-wait-app").contains("app: SIGTERM received; exiting with 7"),
+        "{}",
+        logs("hp-wait-app")
+    );
+}
+
+#[test]
+fn compose_gates_an_app_on_a_one_shot_wait_service() {
+    let Some(docker) = Docker::start() else {
+        return;
+    };
+    let ctx = context();
+    let d = &docker;
+    d.build(
+        "hp-dep",
+        &ctx.0,
+        "FROM scratch\nCOPY app /app\nENTRYPOINT [\"/app\", \"listen\", \"9000\"]\n",
+    );
+    d.build(
+        "hp-probe",
+        &ctx.0,
+        "FROM scratch\nCOPY healthprobe /healthprobe\nENTRYPOINT [\"/healthprobe\"]\n",
+    );
+    d.build(
+        "hp-app",
+        &ctx.0,
+        "FROM scratch\nCOPY app /app\nENTRYPOINT [\"/app\"]\n",
+    );
+    let dir = ctx.join("compose-wait");
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = "services:
+  dep:
+    image: hp-dep
+    network_mode: none
+  wait-for-dep:
+    image: hp-probe
+    network_mode: service:dep
+    command: [\"wait\", \"--within\", \"30s\", \"--every\", \"200ms\", \"tcp\", \"127.0.0.1:9000\"]
+  app:
+    image: hp-app
+    network_mode: service:dep
+    depends_on:
+      wait-for-dep:
+        condition: service_completed_successfully
+";
+    std::fs::write(dir.join("docker-compose.yml"), file).unwrap();
+    let out = Command::new("docker-compose")
+        .current_dir(&dir)
+        .env(
+            "DOCKER_HOST",
+            format!("unix://{}", d.dir.join("docker.sock").display()),
+        )
+        .env("DOCKER_CONFIG", d.dir.join("config"))
+        .env("COMPOSE_DOCKER_CLI_BUILD", "0")
+        .args(["-p", "hpwait", "up", "-d"])
+        .stdin(Stdio::null())
+        .output()
+        .expect("docker-compose");
+    assert!(
+        out.status.success(),
+        "compose up: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let state = |c: &str| {
+        d.ok(&[
+            "inspect",
+            "--format",
+            "{{.State.Status}} {{.State.ExitCode}}",
+            c,
+        ])
+    };
+    assert_eq!(state("hpwait_wait-for-dep_1"), "exited 0");
+    assert_eq!(state("hpwait_app_1").split(' ').next(), Some("running"));
+    let logs = d.docker(&["logs", "hpwait_wait-for-dep_1"]);
+    assert!(
+        String::from_utf8_lossy(&logs.stdout).starts_with("healthy: 127.0.0.1:9000: connected"),
+        "{logs:?}"
+    );
+}
