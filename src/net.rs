@@ -82,7 +82,30 @@ pub fn check_host(text: &str, host: &str) -> Result<(), String> {
             "\"{text}\": non-ASCII host \"{host}\" (write its punycode form, xn--...)"
         ));
     }
+    if reads_as_number(host) {
+        return Err(format!(
+            "\"{text}\": \"{host}\" is neither a host name nor an IPv4 address a.b.c.d \
+             (the resolver would read it as a number, e.g. 8080 as 0.0.31.144)"
+        ));
+    }
     Ok(())
+}
+
+/// Whether the system resolver would take `host` for a number rather than a name — `8080`,
+/// `0x1f90`, `127.1`, `010.0.0.1` (octal: 8.0.0.1) — when it is not a plain dotted IPv4
+/// address. inet_aton accepts all of these (musl and glibc alike), so such a host would be
+/// probed at an address the user never wrote; the rule is WHATWG's "ends in a number".
+pub fn reads_as_number(host: &str) -> bool {
+    if host.contains(':') || host.parse::<Ipv4Addr>().is_ok() {
+        return false;
+    }
+    let name = host.strip_suffix('.').unwrap_or(host);
+    let last = name.rsplit('.').next().unwrap_or(name);
+    let decimal = !last.is_empty() && last.bytes().all(|b| b.is_ascii_digit());
+    let hex = last.len() >= 2
+        && last[..2].eq_ignore_ascii_case("0x")
+        && last[2..].bytes().all(|b| b.is_ascii_hexdigit());
+    decimal || hex
 }
 
 impl std::fmt::Display for HostPort {
@@ -278,6 +301,11 @@ mod tests {
             "[::1]80",
             "a b:1",
             "h:+80",
+            "8080:80",
+            "0x1f90:80",
+            "127.1:80",
+            "010.0.0.1:80",
+            "2130706433:80",
         ] {
             assert!(HostPort::parse(bad).is_err(), "{bad}");
         }
@@ -285,6 +313,34 @@ mod tests {
             .unwrap_err()
             .contains("not a URL"));
         assert_eq!(hp("::1", 1).to_string(), "[::1]:1");
+    }
+
+    #[test]
+    fn hosts_the_resolver_would_read_as_numbers_are_refused() {
+        for number in [
+            "8080",
+            "0x1f90",
+            "0X1F",
+            "127.1",
+            "010.0.0.1",
+            "1.2.3.4.",
+            "a.0x",
+            "x.99",
+        ] {
+            assert!(reads_as_number(number), "{number}");
+        }
+        for fine in [
+            "1.2.3.4",
+            "0.0.0.0",
+            "localhost",
+            "8o80",
+            "1e100.net",
+            "123.example",
+            "::1",
+            "::ffff:1.2.3.4",
+        ] {
+            assert!(!reads_as_number(fine), "{fine}");
+        }
     }
 
     #[test]

@@ -60,7 +60,8 @@ pub struct GlobalArgs {
 /// `healthprobe http`.
 #[derive(Debug, Clone, Args)]
 #[command(
-    after_help = "URL shorthands: 8080, :8080/healthz and localhost:8080/healthz mean http:// on that host and port.\n\
+    after_help = "URL shorthands: 8080, 8080/healthz, :8080/healthz (all 127.0.0.1) and localhost:8080/healthz\n\
+                        mean http:// on that host and port. A port must be 1-65535 when present.\n\
                         HTTP_PROXY, HTTPS_PROXY, ALL_PROXY and NO_PROXY are ignored."
 )]
 pub struct HttpArgs {
@@ -148,7 +149,8 @@ pub struct HttpArgs {
     )]
     pub expect_json: Vec<String>,
 
-    /// Follow redirects (at most 10) and judge the final answer.
+    /// Follow up to 10 redirects (up to https, never down to http); -H, --host and basic auth
+    /// are sent only to the URL's own scheme, host and port.
     #[arg(env = "HEALTHPROBE_FOLLOW_REDIRECTS", hide_env_values = true, long, value_parser = BoolishValueParser::new())]
     pub follow_redirects: bool,
 
