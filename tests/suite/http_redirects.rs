@@ -133,6 +133,7 @@ fn https_redirected_to_http_is_refused_naming_both_urls() {
     let dir = TempDir::new("redirect-down");
     let certs = make_certs(&dir);
     let (plain, rx) = server(|_| (200, None));
+    let plain = plain.must_not_be_reached();
     let to = format!("http://{}/", plain.hostport());
     let https = Peer::python(
         "https_redirect.py",
@@ -339,6 +340,7 @@ fn a_redirect_away_from_the_unix_socket_is_refused() {
     let path = dir.join("app.sock");
     let listener = std::os::unix::net::UnixListener::bind(&path).expect("bind unix socket");
     let (other, other_rx) = server(|_| (200, None));
+    let other = other.must_not_be_reached();
     let to = format!("http://{}/", other.hostport());
     let away = to.clone();
     let served = Arc::new(Mutex::new(0));

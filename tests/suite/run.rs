@@ -577,7 +577,7 @@ fn a_missing_or_unexecutable_command_is_127_or_126_with_one_line() {
     // Usage errors.
     healthprobe(&["run"]).expect(64, "required arguments were not provided");
     healthprobe(&["run", "--"]).expect(64, "required arguments were not provided");
-    healthprobe(&["run", "/bin/true"]).expect(64, "-- <CMD>");
+    healthprobe(&["run", "/bin/true"]).expect(64, "unexpected argument '/bin/true'");
     healthprobe(&["run", "--stop-delay", "30", "--", "/bin/true"]).expect(64, "missing unit");
 }
 
