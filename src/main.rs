@@ -36,6 +36,7 @@ mod deadline;
 mod duration;
 mod exec;
 mod expand;
+mod expect;
 #[cfg(test)]
 mod fuzz;
 mod json;

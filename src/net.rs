@@ -257,6 +257,33 @@ pub fn connect_failure(errors: &[(SocketAddr, io::Error)], attempt: &Attempt) ->
     Failure::new(Phase::Connect, reason)
 }
 
+/// The longest a polite close waits for the peer to close its side.
+const CLOSE_WAIT: Duration = Duration::from_millis(100);
+
+/// Closes `stream` so that the peer sees a FIN, never a reset: our side is shut first, then
+/// whatever the peer still sends (a banner, the rest of an answer) is read and dropped until
+/// it closes too — briefly, within the deadline and 64 KiB. (Closing a socket with unread data
+/// makes the kernel send RST, which servers log as an error on every check.)
+pub fn close_politely(mut stream: TcpStream, attempt: &Attempt) {
+    use std::io::Read;
+    let _ = stream.shutdown(std::net::Shutdown::Write);
+    let wait = attempt
+        .remaining()
+        .unwrap_or(Duration::ZERO)
+        .min(CLOSE_WAIT);
+    if wait.is_zero() || stream.set_read_timeout(Some(wait)).is_err() {
+        return;
+    }
+    let mut buf = [0u8; 4096];
+    let mut drained = 0;
+    while drained < crate::expect::LIMIT {
+        match stream.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => drained += n,
+        }
+    }
+}
+
 /// The failure for a unix socket that could not be connected to.
 pub fn unix_failure(e: &io::Error, path: &Path) -> Failure {
     Failure::new(

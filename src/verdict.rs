@@ -116,6 +116,12 @@ impl Failure {
         self
     }
 
+    /// Adds several details.
+    pub fn with_all(mut self, facts: Facts) -> Self {
+        self.facts.extend(facts);
+        self
+    }
+
     /// A string detail, if present.
     pub fn fact_str(&self, key: &str) -> Option<&str> {
         self.facts.iter().find_map(|(k, f)| match f {

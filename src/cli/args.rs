@@ -13,7 +13,7 @@ use std::time::Duration;
 use clap::builder::BoolishValueParser;
 use clap::Args;
 
-use super::values::{GrpcCode, OutputFormat, StatusSet};
+use super::values::{Escaped, GrpcCode, OutputFormat, StatusSet};
 use crate::duration;
 
 /// The help heading of the options that apply to the whole call.
@@ -278,6 +278,10 @@ pub struct GrpcArgs {
 
 /// `healthprobe tcp`.
 #[derive(Debug, Clone, Args)]
+#[command(
+    after_help = "Escapes in --send and --expect: \\r \\n \\t \\0 \\\\ \\xHH.\n\
+                        Example: healthprobe tcp :6379 --send 'PING\\r\\n' --expect +PONG"
+)]
 pub struct TcpArgs {
     /// Address to connect to: HOST:PORT, [IPv6]:PORT, or PORT for 127.0.0.1.
     #[arg(
@@ -286,6 +290,16 @@ pub struct TcpArgs {
         value_name = "HOST:PORT"
     )]
     pub addr: String,
+
+    /// Send these bytes once connected (with escapes, e.g. 'PING\r\n').
+    #[arg(env = "HEALTHPROBE_SEND", hide_env_values = true, long, value_name = "TEXT",
+          allow_hyphen_values = true, value_parser = Escaped::parse)]
+    pub send: Option<Escaped>,
+
+    /// Unhealthy unless what arrives contains TEXT (within its first 64 KiB; with escapes).
+    #[arg(env = "HEALTHPROBE_EXPECT", hide_env_values = true, long, value_name = "TEXT",
+          allow_hyphen_values = true, value_parser = Escaped::parse)]
+    pub expect: Option<Escaped>,
 }
 
 /// `healthprobe file`.
@@ -296,8 +310,28 @@ pub struct FileArgs {
     pub path: PathBuf,
 
     /// Unhealthy when the file was last modified longer ago than this (heartbeat files).
-    #[arg(env = "HEALTHPROBE_MAX_AGE", hide_env_values = true, long, value_name = "DURATION", allow_hyphen_values = true, value_parser = duration::parse_positive)]
+    #[arg(env = "HEALTHPROBE_MAX_AGE", hide_env_values = true, long, value_name = "DURATION",
+          allow_hyphen_values = true, value_parser = duration::parse_positive)]
     pub max_age: Option<Duration>,
+
+    /// Unhealthy unless the file is at least this many bytes long.
+    #[arg(
+        env = "HEALTHPROBE_MIN_SIZE",
+        hide_env_values = true,
+        long,
+        value_name = "BYTES"
+    )]
+    pub min_size: Option<u64>,
+
+    /// Unhealthy unless the file's first 64 KiB contain TEXT.
+    #[arg(
+        env = "HEALTHPROBE_CONTAINS",
+        hide_env_values = true,
+        long,
+        value_name = "TEXT",
+        allow_hyphen_values = true
+    )]
+    pub contains: Option<String>,
 }
 
 /// `healthprobe wait`: its own options (with the global ones).

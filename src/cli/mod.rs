@@ -19,7 +19,7 @@ pub mod args;
 pub mod values;
 
 pub use args::{FileArgs, GlobalArgs, GrpcArgs, HttpArgs, RunArgs, TcpArgs, TlsArgs, WaitArgs};
-pub use values::{GrpcCode, OutputFormat, StatusSet};
+pub use values::{Escaped, GrpcCode, OutputFormat, StatusSet};
 
 use std::ffi::{OsStr, OsString};
 use std::path::PathBuf;

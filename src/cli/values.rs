@@ -163,3 +163,85 @@ mod tests {
         assert_eq!(GrpcCode(14).name(), "UNAVAILABLE");
     }
 }
+
+/// Bytes written with escapes, for `tcp --send` / `--expect`: `\r \n \t \0 \\ \xHH`; any
+/// other backslash sequence is refused (a typo must not send something else).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Escaped(pub Vec<u8>);
+
+impl Escaped {
+    /// Parses `text`, e.g. `PING\r\n` or `\x00\x01`.
+    pub fn parse(text: &str) -> Result<Escaped, String> {
+        let mut out = Vec::with_capacity(text.len());
+        let mut bytes = text.bytes();
+        while let Some(b) = bytes.next() {
+            if b != b'\\' {
+                out.push(b);
+                continue;
+            }
+            let byte = match bytes.next() {
+                Some(b'r') => b'\r',
+                Some(b'n') => b'\n',
+                Some(b't') => b'\t',
+                Some(b'0') => 0,
+                Some(b'\\') => b'\\',
+                Some(b'x') => {
+                    let hex = [bytes.next(), bytes.next()];
+                    let digits: Option<Vec<u8>> = hex.iter().copied().collect();
+                    let value = digits
+                        .and_then(|d| String::from_utf8(d).ok())
+                        .and_then(|d| u8::from_str_radix(&d, 16).ok().filter(|_| d.len() == 2));
+                    value.ok_or_else(|| {
+                        "invalid escape: \\x needs two hex digits (e.g. \\x0d)".to_string()
+                    })?
+                }
+                Some(other) => {
+                    return Err(format!(
+                        "invalid escape \"\\{}\" (use \\r \\n \\t \\0 \\\\ or \\xHH)",
+                        char::from(other).escape_default()
+                    ))
+                }
+                None => return Err("a trailing backslash (write \\\\ for one)".into()),
+            };
+            out.push(byte);
+        }
+        Ok(Escaped(out))
+    }
+}
+
+impl fmt::Display for Escaped {
+    /// The bytes with the same escapes (printable ASCII as is), for messages.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for &b in &self.0 {
+            match b {
+                b'\r' => f.write_str("\\r")?,
+                b'\n' => f.write_str("\\n")?,
+                b'\t' => f.write_str("\\t")?,
+                0 => f.write_str("\\0")?,
+                b'\\' => f.write_str("\\\\")?,
+                0x20..=0x7e => write!(f, "{}", char::from(b))?,
+                _ => write!(f, "\\x{b:02x}")?,
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod escape_tests {
+    use super::*;
+
+    #[test]
+    fn escapes_parse_and_print_back() {
+        assert_eq!(Escaped::parse("PING\\r\\n").unwrap().0, b"PING\r\n");
+        assert_eq!(
+            Escaped::parse("\\x00\\xff\\t\\\\\\0").unwrap().0,
+            [0, 0xff, 9, b'\\', 0]
+        );
+        for bad in ["\\q", "\\x1", "\\xzz", "end\\", "\\x"] {
+            assert!(Escaped::parse(bad).is_err(), "{bad}");
+        }
+        let e = Escaped::parse("a\\r\\n\\x01é").unwrap();
+        assert_eq!(Escaped::parse(&e.to_string()).unwrap(), e);
+    }
+}

@@ -39,6 +39,7 @@ use ureq::unversioned::transport::{
 use ureq::Body;
 
 use crate::cli::{HttpArgs, StatusSet};
+use crate::expect;
 use crate::json;
 use crate::net;
 use crate::text::io_reason;
@@ -47,7 +48,7 @@ use crate::trace::{Attempt, Trace};
 use crate::verdict::{Fact, Failure, Misconfig, Phase, Success};
 
 /// How much of a body `--expect-body` and `--expect-json` look at; the rest is never read.
-pub const BODY_LIMIT: u64 = 64 * 1024;
+pub const BODY_LIMIT: u64 = expect::LIMIT as u64;
 
 /// The largest response head accepted (and the size of ureq's output buffer).
 const MAX_HEAD: usize = 16 * 1024;
@@ -301,7 +302,7 @@ impl HttpProbe {
 
     fn check_body(&self, body: &[u8]) -> Result<(), Failure> {
         if let Some(want) = &self.expect_body {
-            if !contains(body, want.as_bytes()) {
+            if !expect::contains(body, want.as_bytes()) {
                 let within = if body.len() as u64 >= BODY_LIMIT {
                     " (within the first 64 KiB)"
                 } else {
@@ -401,10 +402,6 @@ fn shown(pointer: &str) -> &str {
     } else {
         pointer
     }
-}
-
-fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    needle.is_empty() || haystack.windows(needle.len()).any(|w| w == needle)
 }
 
 /// The `--tls-*` flags, loaded; they need an https:// URL, or a redirect to one.

@@ -151,7 +151,10 @@ run {bin} --timeout 1s --log-to mnt/log --log-healthy file /
         ),
         "{text}"
     );
-    assert!(lines[2].starts_with("healthy: /: exists in "), "{text}");
+    assert!(
+        lines[2].starts_with("healthy: /: exists (a directory) in "),
+        "{text}"
+    );
     for result in [lines[1], lines[3]] {
         let (code, ms) = result
             .strip_prefix("code=")

@@ -52,3 +52,69 @@ fn unreadable_parent_is_a_read_failure_not_a_missing_file() {
         eprintln!("skipped: root ignores directory permissions, so the case cannot be built");
     }
 }
+
+#[test]
+fn contains_and_min_size_judge_what_the_file_holds() {
+    let dir = TempDir::new("contents");
+    let path = dir.join("ready");
+    let p = path.to_str().unwrap();
+    std::fs::write(&path, "state=starting\n").unwrap();
+    crate::common::healthprobe(&["file", p, "--contains", "state=ready"]).expect(
+        1,
+        "does not contain \"state=ready\" (within the first 64 KiB)",
+    );
+    std::fs::write(&path, "state=ready\n").unwrap();
+    crate::common::healthprobe(&["file", p, "--contains", "state=ready", "--min-size", "5"])
+        .expect(0, "exists, contains \"state=ready\", 12 bytes (min 5)");
+    crate::common::healthprobe(&["file", p, "--min-size", "100"])
+        .expect(1, "12 bytes (min size 100)");
+    // Past the first 64 KiB is not looked at.
+    let mut big = vec![b'x'; 70 * 1024];
+    big.extend_from_slice(b"late");
+    std::fs::write(&path, big).unwrap();
+    crate::common::healthprobe(&["file", p, "--contains", "late"])
+        .expect(1, "within the first 64 KiB");
+}
+
+#[test]
+fn a_directory_is_named_as_such() {
+    let dir = TempDir::new("isdir");
+    let p = dir.0.to_str().unwrap();
+    crate::common::healthprobe(&["file", p]).expect(0, "exists (a directory)");
+    crate::common::healthprobe(&["file", p, "--contains", "x"])
+        .expect(1, "is a directory, not a file");
+    crate::common::healthprobe(&["file", p, "--min-size", "1"])
+        .expect(1, "is a directory, not a file");
+}
+
+#[test]
+fn fifos_and_dev_zero_stay_bounded_by_the_deadline() {
+    let dir = TempDir::new("fifo-contents");
+    let fifo = dir.join("fifo");
+    assert!(std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
+    let f = fifo.to_str().unwrap();
+    // No writer: an empty read at once.
+    let started = std::time::Instant::now();
+    crate::common::healthprobe(&["--timeout", "1s", "file", f, "--contains", "x"])
+        .expect(1, "does not contain");
+    assert!(started.elapsed() < Duration::from_millis(500));
+    // A writer that never writes: the deadline, in the read phase.
+    let _writer = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(&fifo)
+        .unwrap();
+    let started = std::time::Instant::now();
+    crate::common::healthprobe(&["--timeout", "500ms", "file", f, "--contains", "x"])
+        .expect(1, "timed out after 500ms (read)");
+    assert!(started.elapsed() < Duration::from_millis(600));
+    crate::common::healthprobe(&["file", f, "--min-size", "1"])
+        .expect(1, "is a FIFO, not a regular file");
+    // Endless zeros: the first 64 KiB, then a verdict.
+    crate::common::healthprobe(&["file", "/dev/zero", "--contains", "x"])
+        .expect(1, "within the first 64 KiB");
+}

@@ -2,6 +2,7 @@
 
 use crate::common::{closed_port, healthprobe, silent_server};
 use std::net::TcpListener;
+use std::time::Duration;
 
 #[test]
 fn accepted_connection_is_healthy() {
@@ -55,4 +56,120 @@ fn every_address_refusing_names_them_all() {
         "{}",
         run.line()
     );
+}
+
+/// A server that sends `banner` on accept, answers `reply` to whatever arrives, and records
+/// how each connection ended: "fin" (an orderly close) or "rst" (a reset).
+fn recording_server(
+    banner: &'static [u8],
+    reply: &'static [u8],
+) -> (
+    crate::common::Server,
+    std::sync::mpsc::Receiver<&'static str>,
+) {
+    use std::io::{Read, Write};
+    let (tx, rx) = std::sync::mpsc::channel();
+    let tx = std::sync::Mutex::new(tx);
+    let server = crate::common::Server::start(move |mut conn| {
+        let _ = conn.write_all(banner);
+        let mut buf = [0u8; 1024];
+        let ended = loop {
+            match conn.read(&mut buf) {
+                Ok(0) => break "fin",
+                Ok(_) => {
+                    let _ = conn.write_all(reply);
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => break "rst",
+                Err(_) => break "error",
+            }
+        };
+        let _ = tx.lock().unwrap().send(ended);
+    });
+    (server, rx)
+}
+
+#[test]
+fn send_and_expect_talk_to_a_server_that_must_answer() {
+    let (server, ended) = recording_server(b"", b"+PONG\r\n");
+    let addr = server.hostport();
+    healthprobe(&["tcp", &addr, "--send", "PING\\r\\n", "--expect", "+PONG"]).expect(
+        0,
+        &format!("connected to {addr}, answer contains \"+PONG\""),
+    );
+    assert_eq!(ended.recv_timeout(Duration::from_secs(5)), Ok("fin"));
+    let (wrong, _) = recording_server(b"", b"-LOADING Redis is loading the dataset in memory\r\n");
+    healthprobe(&["--timeout", "500ms", "tcp", &wrong.hostport(), "--send", "PING\\r\\n", "--expect", "+PONG"]).expect(
+        1,
+        "timed out after 500ms waiting for \"+PONG\" (got \"-LOADING Redis is loading the dataset in memory\\r\\n\") (read)",
+    );
+}
+
+#[test]
+fn expect_alone_reads_a_banner() {
+    let (server, _) = recording_server(b"220 mail ready\r\n", b"");
+    healthprobe(&["tcp", &server.hostport(), "--expect", "220 "])
+        .expect(0, "answer contains \"220 \"");
+}
+
+#[test]
+fn a_mute_peer_ends_at_the_deadline_naming_the_phase() {
+    let server = silent_server();
+    let started = std::time::Instant::now();
+    healthprobe(&[
+        "--timeout",
+        "500ms",
+        "tcp",
+        &server.hostport(),
+        "--send",
+        "PING\\r\\n",
+        "--expect",
+        "+PONG",
+    ])
+    .expect(1, "timed out after 500ms (read)");
+    assert!(started.elapsed() < Duration::from_millis(600));
+}
+
+#[test]
+fn a_reset_is_named_as_such() {
+    use std::os::fd::AsRawFd;
+    let server = crate::common::Server::start(|conn| {
+        let linger = libc::linger {
+            l_onoff: 1,
+            l_linger: 0,
+        };
+        // SAFETY: setsockopt on the connection's own descriptor with a local linger value.
+        unsafe {
+            libc::setsockopt(
+                conn.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_LINGER,
+                (&linger as *const libc::linger).cast(),
+                std::mem::size_of::<libc::linger>() as libc::socklen_t,
+            );
+        }
+        std::thread::sleep(Duration::from_millis(100));
+        drop(conn);
+    });
+    healthprobe(&["tcp", &server.hostport(), "--expect", "+PONG"])
+        .expect(1, "read: connection reset by peer");
+}
+
+#[test]
+fn the_peer_sees_a_close_not_a_reset_even_with_a_banner_left_unread() {
+    let (server, ended) = recording_server(b"* OK a banner nobody asked for\r\n", b"");
+    for _ in 0..5 {
+        healthprobe(&["tcp", &server.hostport()]).expect(0, "connected");
+        assert_eq!(
+            ended.recv_timeout(Duration::from_secs(5)),
+            Ok("fin"),
+            "every connection ends with a FIN"
+        );
+    }
+}
+
+#[test]
+fn bad_escapes_and_an_empty_expectation_are_misconfigured() {
+    healthprobe(&["tcp", "1", "--send", "PING\\q"]).expect(64, "invalid escape \"\\q\"");
+    healthprobe(&["tcp", "1", "--send", "\\x4"]).expect(64, "two hex digits");
+    healthprobe(&["tcp", "1", "--expect", ""]).expect(64, "--expect: the text is empty");
 }
