@@ -30,6 +30,7 @@ mod multi;
 mod nginx;
 mod observability;
 mod run;
+mod servers;
 mod size;
 mod tcp;
 mod wait;
