@@ -608,7 +608,8 @@ fn pg_template() -> &'static Path {
                     .arg("-D")
                     .arg(&data)
                     .args(["-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-locale"])
-                    .args(["--no-sync", "--no-instructions"])
+                    // 1 MiB WAL segments instead of 16: a smaller template to copy.
+                    .args(["--no-sync", "--no-instructions", "--wal-segsize=1"])
                     .current_dir(&dir),
             ),
             "initdb",
@@ -657,8 +658,9 @@ fn start_pg(
     settings: &[&str],
     prepare: impl FnOnce(&Path),
 ) -> Postgres {
-    let start = Instant::now();
     let template = pg_template();
+    // Timed from here: the template is made once and reported on its own.
+    let start = Instant::now();
     let dir = instance_dir(name, pg_owner());
     let data = dir.join("data");
     copy_tree(template, &data);
@@ -854,7 +856,9 @@ pub fn pg_first_message(hostport: &str, user: &str) -> (u8, Vec<u8>) {
     stream
         .write_all(&pg_startup_message(user, user))
         .expect("send StartupMessage");
-    pg_read_message(&mut stream).expect("read the first message")
+    let first = pg_read_message(&mut stream).expect("read the first message");
+    pg_polite_close(stream);
+    first
 }
 
 /// The server's one-byte answer to an SSLRequest (`S` or `N`).
@@ -865,7 +869,17 @@ pub fn pg_ssl_answer(hostport: &str) -> u8 {
     stream
         .read_exact(&mut answer)
         .expect("read the SSLRequest answer");
+    pg_polite_close(stream);
     answer[0]
+}
+
+/// Ends a connection politely: shut the write side, read what the server still sends up to
+/// its EOF, close. Postgres then logs nothing in any state (a close with bytes unread would
+/// be a reset, which it logs).
+fn pg_polite_close(mut stream: TcpStream) {
+    let _ = stream.shutdown(Shutdown::Write);
+    let mut rest = Vec::new();
+    let _ = stream.read_to_end(&mut rest);
 }
 
 /// A full session (trust): StartupMessage, then messages up to ReadyForQuery. Returns the
@@ -1270,8 +1284,9 @@ impl Deref for Mariadb {
 /// "ready for connections" (no connection is made: one would count against
 /// max_connections and leave a line in the log).
 fn start_mariadb(name: &'static str, extra: &[&str]) -> Mariadb {
-    let start = Instant::now();
     let template = mariadb_template();
+    // Timed from here: the template is made once and reported on its own.
+    let start = Instant::now();
     let dir = instance_dir(name, None);
     let data = dir.join("data");
     copy_tree(template, &data);
@@ -1537,7 +1552,17 @@ fn pg_scram_asks_for_passwords() {
 #[test]
 fn pg_tls_accepts_tls() {
     let pg = pg_tls();
+    let watch = pg.watch_log();
     assert_eq!(pg_ssl_answer(&pg.hostport()), b'S', "TLS on");
+    // A close after `S`, without the handshake, is logged.
+    let log = watch.lines();
+    assert!(
+        log.contains("LOG:  could not accept SSL connection: EOF detected"),
+        "{log:?}"
+    );
+    // pg_isready (sslmode=prefer: TLS here) and a TLS client that ends with close_notify
+    // leave no line.
+    let watch = pg.watch_log();
     let got = pg_isready(&pg.hostport(), &["-U", "postgres"]);
     assert_ref("pg_isready", &got, 0, "accepting connections");
     // Over TLS, with the server's certificate verified.
@@ -1563,11 +1588,17 @@ fn pg_tls_accepts_tls() {
     let (kind, body) = pg_read_message(&mut tls).expect("first message over TLS");
     assert_eq!((kind, &body[..4]), (b'R', &[0, 0, 0, 10][..]));
     assert_eq!(&body[4..], b"SCRAM-SHA-256-PLUS\0SCRAM-SHA-256\0\0");
+    tls.conn.send_close_notify();
+    tls.flush().expect("close_notify");
+    drop(tls);
+    assert_eq!(watch.lines(), "");
 }
 
 #[test]
 fn pg_standby_rejects_with_57p03() {
     let pg = pg_standby();
+    // Each refusal is logged: keep them out of other tests' windows.
+    let _turn = pg.watch_log();
     let got = pg_isready(&pg.hostport(), &["-U", "postgres"]);
     assert_ref("pg_isready", &got, 1, "rejecting connections");
     let (kind, body) = pg_first_message(&pg.hostport(), "postgres");
@@ -1590,6 +1621,8 @@ fn pg_standby_rejects_with_57p03() {
 #[test]
 fn pg_shutting_down_rejects_with_57p03() {
     let pg = pg_shutting_down();
+    // Each refusal is logged: keep them out of other tests' windows.
+    let _turn = pg.watch_log();
     let got = pg_isready(&pg.hostport(), &["-U", "postgres"]);
     assert_ref("pg_isready", &got, 1, "rejecting connections");
     let (kind, body) = pg_first_message(&pg.hostport(), "postgres");
@@ -1705,6 +1738,41 @@ fn pg_log_terminate_after_auth_request_is_a_fatal_line() {
         log.contains("could not receive data from client: Connection reset by peer"),
         "{log:?}"
     );
+}
+
+#[test]
+fn pg_log_shut_write_side_then_drain_leaves_no_line() {
+    // The general polite close: shut the write side (the server reads EOF and ends the
+    // session quietly), read whatever it still sends up to its EOF, close. Here on a trusted
+    // login with its greeting still unread after the first message, which a plain close
+    // would turn into a reset.
+    for pg in [pg_trust(), pg_scram()] {
+        let log = pg_log_of(pg, "postgres", |s| {
+            s.shutdown(Shutdown::Write).expect("shutdown");
+            let mut rest = Vec::new();
+            s.read_to_end(&mut rest).expect("read to EOF");
+        });
+        assert_eq!(log, "", "{}", pg.name);
+    }
+}
+
+#[test]
+fn pg_log_57p03_is_the_servers_own_line() {
+    // Refusing with 57P03 the server logs the refusal itself, whatever the client does
+    // next: pg_isready leaves the same lines.
+    let log = pg_log_of(pg_standby(), "postgres", |_| {});
+    let lines: Vec<&str> = log.lines().collect();
+    assert_eq!(lines.len(), 2, "{log:?}");
+    assert!(lines[0].ends_with("FATAL:  the database system is not accepting connections"));
+    assert!(lines[1].ends_with("DETAIL:  Hot standby mode is disabled."));
+    let log = pg_log_of(pg_shutting_down(), "postgres", |_| {});
+    let lines: Vec<&str> = log.lines().collect();
+    assert_eq!(lines.len(), 1, "{log:?}");
+    assert!(lines[0].ends_with("FATAL:  the database system is shutting down"));
+    let watch = pg_shutting_down().watch_log();
+    let got = pg_isready(&pg_shutting_down().hostport(), &["-U", "postgres"]);
+    assert_ref("pg_isready", &got, 1, "rejecting connections");
+    assert_eq!(watch.lines().lines().count(), 1);
 }
 
 /// Over TLS: the first message after a StartupMessage, then the connection ended with or
@@ -1915,6 +1983,8 @@ fn mariadb_states_by_mysqladmin() {
 
 #[test]
 fn mariadb_first_packets() {
+    // Reading the greeting and closing is logged: keep it out of other tests' windows.
+    let _turn = mariadb_healthy().watch_log();
     let mut s = connect(&mariadb_healthy().hostport()).expect("connect");
     let (seq, payload) = mysql_first_packet(&mut s).expect("greeting");
     assert_eq!((seq, payload[0]), (0, 10), "protocol 10 greeting");
@@ -1968,6 +2038,32 @@ fn mariadb_log_of_pre_auth_exits() {
     drop(s);
     let log = watch.lines();
     assert!(log.contains(aborted), "{log:?}");
+    // A login as a user that does not exist: ERR 1045, and a line of its own.
+    let watch = my.watch_log();
+    let mut s = connect(&my.hostport()).expect("connect");
+    mysql_first_packet(&mut s).expect("greeting");
+    // HandshakeResponse41: LONG_PASSWORD | PROTOCOL_41 | SECURE_CONNECTION | PLUGIN_AUTH,
+    // max packet 16 MiB, utf8 (33), 23 zero bytes, user, empty auth response, plugin.
+    let mut payload = 0x0008_8201u32.to_le_bytes().to_vec();
+    payload.extend_from_slice(&(1u32 << 24).to_le_bytes());
+    payload.push(33);
+    payload.extend_from_slice(&[0; 23]);
+    payload.extend_from_slice(b"nosuchuser\0\0mysql_native_password\0");
+    let mut packet = (payload.len() as u32).to_le_bytes()[..3].to_vec();
+    packet.push(1);
+    packet.extend(payload);
+    s.write_all(&packet).expect("HandshakeResponse");
+    let (_, payload) = mysql_first_packet(&mut s).expect("answer");
+    let (code, _) = mysql_err(&payload).expect("an ERR");
+    assert_eq!(code, 1045);
+    drop(s);
+    let log = watch.lines();
+    assert!(
+        log.contains(
+            "[Warning] Access denied for user 'nosuchuser'@'localhost' (using password: NO)"
+        ) && !log.contains(aborted),
+        "{log:?}"
+    );
     // Logging in and leaving with COM_QUIT leaves nothing: the baseline.
     let watch = my.watch_log();
     let got = mysqladmin_ping(&my.hostport(), &["-u", MARIADB_NOPASS_USER]);
