@@ -1647,16 +1647,21 @@ fn pg_isready_log_footprint() {
         assert_ref("pg_isready", &got, 0, "accepting connections");
         assert_eq!(watch.lines(), "", "pg_isready -U postgres on {}", pg.name);
     }
-    // Without -U it logs in as the login running it, which a trusting server refuses.
+    // Without -U it logs in as the login running it, which a trusting server refuses
+    // unless that login is a role (the postgres account is).
     let pg = pg_trust();
     let watch = pg.watch_log();
     let got = pg_isready(&pg.hostport(), &[]);
     assert_ref("pg_isready", &got, 0, "accepting connections");
     let log = watch.lines();
-    assert!(
-        log.contains(&format!("FATAL:  role \"{}\" does not exist", login_name())),
-        "{log:?}"
-    );
+    if login_name() == "postgres" {
+        assert_eq!(log, "");
+    } else {
+        assert!(
+            log.contains(&format!("FATAL:  role \"{}\" does not exist", login_name())),
+            "{log:?}"
+        );
+    }
 }
 
 #[test]
@@ -2054,14 +2059,15 @@ fn mariadb_log_of_pre_auth_exits() {
     packet.extend(payload);
     s.write_all(&packet).expect("HandshakeResponse");
     let (_, payload) = mysql_first_packet(&mut s).expect("answer");
-    let (code, _) = mysql_err(&payload).expect("an ERR");
-    assert_eq!(code, 1045);
+    // 1045, or 1698 (no password) when the tests run as an ordinary user, whose
+    // mariadb-install-db accounts differ.
+    let (code, message) = mysql_err(&payload).expect("an ERR");
+    assert!(matches!(code, 1045 | 1698), "{code} {message}");
     drop(s);
     let log = watch.lines();
     assert!(
-        log.contains(
-            "[Warning] Access denied for user 'nosuchuser'@'localhost' (using password: NO)"
-        ) && !log.contains(aborted),
+        log.contains("[Warning] Access denied for user 'nosuchuser'@'localhost'")
+            && !log.contains(aborted),
         "{log:?}"
     );
     // Logging in and leaving with COM_QUIT leaves nothing: the baseline.
