@@ -69,6 +69,22 @@ impl HostPort {
     }
 }
 
+impl HostPort {
+    /// Like [`HostPort::parse`], but a bare host (`db`, `[::1]`) means `default_port` — for
+    /// the datastore probes, whose servers have well-known ports. A present but empty or
+    /// invalid port is still refused.
+    pub fn parse_with_default(text: &str, default_port: u16) -> Result<HostPort, String> {
+        let t = text.trim();
+        let bare_v6 = t.starts_with('[') && t.ends_with(']');
+        let bare_name = !t.is_empty() && !t.contains(':') && !t.bytes().all(|b| b.is_ascii_digit());
+        if bare_v6 || bare_name {
+            let with_port = format!("{t}:{default_port}");
+            return HostPort::parse(&with_port);
+        }
+        HostPort::parse(t)
+    }
+}
+
 /// Refuses hosts that cannot be a name or an address (spaces, `/`, `@`, non-ASCII).
 pub fn check_host(text: &str, host: &str) -> Result<(), String> {
     if host

@@ -542,6 +542,7 @@ impl JsonObject {
         for (key, fact) in facts {
             let value = match fact {
                 Fact::Int(n) => n.to_string(),
+                Fact::Bool(b) => b.to_string(),
                 Fact::Str(s) => json_string(s, caps.fact),
                 Fact::List(items) => {
                     let mut shown: Vec<String> = items

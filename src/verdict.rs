@@ -66,6 +66,8 @@ pub enum Fact {
     Str(String),
     /// A list of strings.
     List(Vec<String>),
+    /// Yes or no.
+    Bool(bool),
 }
 
 /// Named facts, in the order they are printed.

@@ -334,6 +334,81 @@ pub struct FileArgs {
     pub contains: Option<String>,
 }
 
+/// `healthprobe postgres`.
+#[derive(Debug, Clone, Args)]
+#[command(
+    after_help = "Healthy as pg_isready is: on any authentication request or any error but SQLSTATE 57P03.\n\
+                        No password is sent, and the server logs nothing at default settings."
+)]
+pub struct PostgresArgs {
+    /// Server: HOST:PORT, HOST (port 5432), PORT (127.0.0.1), or a unix socket (its path, or
+    /// the directory holding .s.PGSQL.5432).
+    #[arg(env = "HEALTHPROBE_ADDR", hide_env_values = true, value_name = "ADDR")]
+    pub addr: String,
+
+    /// User name for the startup message (no password is ever sent).
+    #[arg(
+        env = "HEALTHPROBE_USER",
+        hide_env_values = true,
+        long,
+        value_name = "NAME",
+        default_value = "postgres"
+    )]
+    pub user: String,
+
+    /// Database name for the startup message [default: the user name].
+    #[arg(
+        env = "HEALTHPROBE_DATABASE",
+        hide_env_values = true,
+        long,
+        value_name = "NAME"
+    )]
+    pub database: Option<String>,
+}
+
+/// `healthprobe redis`.
+#[derive(Debug, Clone, Args)]
+#[command(
+    after_help = "Healthy on +PONG (or -NOAUTH without credentials: the server is up); \
+                        -LOADING, -BUSY, -MASTERDOWN and other errors are unhealthy."
+)]
+pub struct RedisArgs {
+    /// Server: HOST:PORT, HOST (port 6379) or PORT (127.0.0.1).
+    #[arg(env = "HEALTHPROBE_ADDR", hide_env_values = true, value_name = "ADDR")]
+    pub addr: String,
+
+    /// Send AUTH first with the password held in environment variable VAR (never on the
+    /// command line); a refused AUTH is unhealthy.
+    #[arg(
+        env = "HEALTHPROBE_PASSWORD_ENV",
+        hide_env_values = true,
+        long,
+        value_name = "VAR"
+    )]
+    pub password_env: Option<String>,
+
+    /// ACL user for AUTH (needs --password-env).
+    #[arg(
+        env = "HEALTHPROBE_USER",
+        hide_env_values = true,
+        long,
+        value_name = "NAME"
+    )]
+    pub user: Option<String>,
+}
+
+/// `healthprobe mysql`.
+#[derive(Debug, Clone, Args)]
+#[command(
+    after_help = "Healthy on the server's greeting; an ERR instead (1040 too many connections, \
+                        1129, 1130) is unhealthy."
+)]
+pub struct MysqlArgs {
+    /// Server: HOST:PORT, HOST (port 3306) or PORT (127.0.0.1).
+    #[arg(env = "HEALTHPROBE_ADDR", hide_env_values = true, value_name = "ADDR")]
+    pub addr: String,
+}
+
 /// `healthprobe wait`: its own options (with the global ones).
 #[derive(Debug, Clone, Args)]
 pub struct WaitArgs {

@@ -18,7 +18,10 @@
 pub mod args;
 pub mod values;
 
-pub use args::{FileArgs, GlobalArgs, GrpcArgs, HttpArgs, RunArgs, TcpArgs, TlsArgs, WaitArgs};
+pub use args::{
+    FileArgs, GlobalArgs, GrpcArgs, HttpArgs, MysqlArgs, PostgresArgs, RedisArgs, RunArgs, TcpArgs,
+    TlsArgs, WaitArgs,
+};
 pub use values::{Escaped, GrpcCode, OutputFormat, StatusSet};
 
 use std::ffi::{OsStr, OsString};
@@ -49,6 +52,12 @@ pub enum ProbeArgs {
     Tcp(TcpArgs),
     /// `file PATH`.
     File(FileArgs),
+    /// `postgres ADDR`.
+    Postgres(PostgresArgs),
+    /// `redis ADDR`.
+    Redis(RedisArgs),
+    /// `mysql ADDR`.
+    Mysql(MysqlArgs),
 }
 
 impl ProbeArgs {
@@ -59,6 +68,9 @@ impl ProbeArgs {
             ProbeArgs::Grpc(_) => "grpc",
             ProbeArgs::Tcp(_) => "tcp",
             ProbeArgs::File(_) => "file",
+            ProbeArgs::Postgres(_) => "postgres",
+            ProbeArgs::Redis(_) => "redis",
+            ProbeArgs::Mysql(_) => "mysql",
         }
     }
 
@@ -69,12 +81,15 @@ impl ProbeArgs {
             ProbeArgs::Grpc(a) => a.addr.clone(),
             ProbeArgs::Tcp(a) => a.addr.clone(),
             ProbeArgs::File(a) => a.path.display().to_string(),
+            ProbeArgs::Postgres(a) => a.addr.clone(),
+            ProbeArgs::Redis(a) => a.addr.clone(),
+            ProbeArgs::Mysql(a) => a.addr.clone(),
         }
     }
 }
 
 /// The probes, with the one-line description `--help` lists.
-const PROBES: [(&str, &str); 4] = [
+const PROBES: [(&str, &str); 7] = [
     ("http", "HTTP(S) request; healthy on status 200-399"),
     (
         "grpc",
@@ -87,6 +102,18 @@ const PROBES: [(&str, &str); 4] = [
     (
         "file",
         "File check; healthy when the file exists (and is fresh enough, with --max-age)",
+    ),
+    (
+        "postgres",
+        "PostgreSQL: healthy when it accepts connections (pg_isready's verdict, no password)",
+    ),
+    (
+        "redis",
+        "Redis: healthy when PING answers PONG (not while -LOADING, -BUSY, -MASTERDOWN)",
+    ),
+    (
+        "mysql",
+        "MySQL/MariaDB: healthy on the server's greeting (not on ERR 1040, 1129, 1130)",
     ),
 ];
 
@@ -119,6 +146,9 @@ fn probe_command(name: &'static str) -> Command {
         "http" => HttpArgs::augment_args(cmd),
         "grpc" => GrpcArgs::augment_args(cmd),
         "tcp" => TcpArgs::augment_args(cmd),
+        "postgres" => PostgresArgs::augment_args(cmd),
+        "redis" => RedisArgs::augment_args(cmd),
+        "mysql" => MysqlArgs::augment_args(cmd),
         _ => FileArgs::augment_args(cmd),
     }
     .about(about)
@@ -130,6 +160,9 @@ fn read_probe(name: &str, m: &ArgMatches) -> Result<ProbeArgs, clap::Error> {
         "http" => ProbeArgs::Http(HttpArgs::from_arg_matches(m)?),
         "grpc" => ProbeArgs::Grpc(GrpcArgs::from_arg_matches(m)?),
         "tcp" => ProbeArgs::Tcp(TcpArgs::from_arg_matches(m)?),
+        "postgres" => ProbeArgs::Postgres(PostgresArgs::from_arg_matches(m)?),
+        "redis" => ProbeArgs::Redis(RedisArgs::from_arg_matches(m)?),
+        "mysql" => ProbeArgs::Mysql(MysqlArgs::from_arg_matches(m)?),
         _ => ProbeArgs::File(FileArgs::from_arg_matches(m)?),
     })
 }

@@ -1,4 +1,5 @@
-//! The probes behind one enum.
+//! The probes behind one enum: one module per probe (the datastores' wire formats in
+//! modules of their own, pure and fuzzed), and [`conn`] for those that speak over TCP.
 //!
 //! Two phases of error: [`Probe::new`] validates flags and reads local inputs (certificates)
 //! without touching the target, so it can only fail as misconfigured; [`Probe::run`] talks to
@@ -6,9 +7,16 @@
 //! happen, and records its phases in the [`Attempt`]'s trace. A probe is built once and may
 //! run many times (`wait`), from any thread.
 
+mod conn;
 pub mod file;
 pub mod grpc;
 pub mod http;
+mod mysql;
+mod mysql_wire;
+mod pg_wire;
+mod postgres;
+mod redis;
+mod resp;
 pub mod tcp;
 
 use crate::cli::ProbeArgs;
@@ -26,6 +34,12 @@ pub enum Probe {
     Tcp(tcp::TcpProbe),
     /// `healthprobe file`.
     File(file::FileProbe),
+    /// `healthprobe postgres`.
+    Postgres(postgres::PostgresProbe),
+    /// `healthprobe redis`.
+    Redis(redis::RedisProbe),
+    /// `healthprobe mysql`.
+    Mysql(mysql::MysqlProbe),
 }
 
 impl Probe {
@@ -36,6 +50,9 @@ impl Probe {
             ProbeArgs::Grpc(args) => Probe::Grpc(grpc::GrpcProbe::new(args)?),
             ProbeArgs::Tcp(args) => Probe::Tcp(tcp::TcpProbe::new(args)?),
             ProbeArgs::File(args) => Probe::File(file::FileProbe::new(args)?),
+            ProbeArgs::Postgres(args) => Probe::Postgres(postgres::PostgresProbe::new(args)?),
+            ProbeArgs::Redis(args) => Probe::Redis(redis::RedisProbe::new(args)?),
+            ProbeArgs::Mysql(args) => Probe::Mysql(mysql::MysqlProbe::new(args)?),
         })
     }
 
@@ -46,6 +63,9 @@ impl Probe {
             Probe::Grpc(p) => p.target(),
             Probe::Tcp(p) => p.target(),
             Probe::File(p) => p.target(),
+            Probe::Postgres(p) => p.target(),
+            Probe::Redis(p) => p.target(),
+            Probe::Mysql(p) => p.target(),
         }
     }
 
@@ -56,6 +76,9 @@ impl Probe {
             Probe::Grpc(p) => p.run(attempt),
             Probe::Tcp(p) => p.run(attempt),
             Probe::File(p) => p.run(attempt),
+            Probe::Postgres(p) => p.run(attempt),
+            Probe::Redis(p) => p.run(attempt),
+            Probe::Mysql(p) => p.run(attempt),
         }
     }
 }

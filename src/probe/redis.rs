@@ -1,0 +1,168 @@
+//! `redis ADDR`: `PING` answered `+PONG` — the check docker-library's own healthchecks make by
+//! grepping redis-cli's output, since `redis-cli ping` exits 0 even for `-LOADING`.
+//!
+//! `-LOADING` (reading its dataset), `-BUSY` (a script running), `-MASTERDOWN` (a replica cut
+//! off from its master) and any other error reply are unhealthy, with the server's words.
+//! `-NOAUTH` means the server is up and wants a password: healthy ("up; authentication
+//! required") — unless credentials were given (`--password-env VAR`, `--user NAME` for ACLs),
+//! in which case `AUTH` goes first and a refused AUTH is unhealthy. The password is taken
+//! from the environment, never the command line, and never printed.
+//!
+//! AUTH, PING and QUIT go out in one write (Redis answers pipelined commands in order), so a
+//! check costs one round trip; after QUIT the server closes first, and nothing is left unread.
+
+use super::conn::Conn;
+use super::resp::{self, Parsed, Reply};
+use crate::cli::RedisArgs;
+use crate::net::HostPort;
+use crate::trace::Attempt;
+use crate::verdict::{Fact, Failure, Misconfig, Phase, Success};
+
+/// The port Redis listens on unless told otherwise.
+pub const DEFAULT_PORT: u16 = 6379;
+
+/// A validated `redis` probe.
+#[derive(Debug)]
+pub struct RedisProbe {
+    addr: HostPort,
+    target: String,
+    /// AUTH (when credentials were given), PING, QUIT — one write.
+    request: Vec<u8>,
+    authenticates: bool,
+}
+
+/// One reply, owned.
+#[derive(Debug)]
+enum Answer {
+    Ok(String),
+    Error(String),
+    Other(String),
+}
+
+impl RedisProbe {
+    /// Validates the address and reads the password variable (no network I/O).
+    pub fn new(args: RedisArgs) -> Result<RedisProbe, Misconfig> {
+        let addr = HostPort::parse_with_default(&args.addr, DEFAULT_PORT)
+            .map_err(|e| Misconfig(format!("redis address {e}")))?;
+        let password = match &args.password_env {
+            Some(var) => Some(std::env::var(var).map_err(|_| {
+                Misconfig(format!(
+                    "--password-env: environment variable {var} is not set (or not UTF-8)"
+                ))
+            })?),
+            None => None,
+        };
+        if args.user.is_some() && password.is_none() {
+            return Err(Misconfig(
+                "--user needs --password-env VAR (the user's password, from the environment)"
+                    .into(),
+            ));
+        }
+        let mut request = Vec::new();
+        if let Some(password) = &password {
+            request.extend(resp::auth(args.user.as_deref(), password));
+        }
+        request.extend_from_slice(resp::PING);
+        request.extend_from_slice(resp::QUIT);
+        Ok(RedisProbe {
+            target: addr.to_string(),
+            addr,
+            request,
+            authenticates: password.is_some(),
+        })
+    }
+
+    /// The address as printed in the output line.
+    pub fn target(&self) -> &str {
+        &self.target
+    }
+
+    /// Sends (AUTH,) PING, QUIT and judges the answers.
+    pub fn run(&self, attempt: &Attempt) -> Result<Success, Failure> {
+        let mut conn = Conn::tcp(&self.addr, attempt)?;
+        let answers = conn
+            .send(&self.request)
+            .and_then(|()| self.read_answers(&mut conn));
+        let address = conn.peer().to_string();
+        conn.close();
+        let (auth, ping) = answers?;
+        attempt.enter(Phase::Check);
+        let facts = vec![("address", Fact::Str(address))];
+        if let Some(Answer::Error(e) | Answer::Other(e)) = &auth {
+            return Err(Failure::check(format!("AUTH refused: {e}"))
+                .with("redis_error", Fact::Str(first_word(e)))
+                .with_all(facts));
+        }
+        match ping {
+            Answer::Ok(text) if text == "PONG" => Ok(Success::new("PONG", facts)),
+            Answer::Error(e) if first_word(&e) == "NOAUTH" && !self.authenticates => {
+                Ok(Success::new("up; authentication required (NOAUTH)", facts))
+            }
+            Answer::Error(e) => Err(Failure::check(e.clone())
+                .with("redis_error", Fact::Str(first_word(&e)))
+                .with_all(facts)),
+            Answer::Ok(other) | Answer::Other(other) => Err(Failure::check(format!(
+                "not a Redis server: PING was answered \"{other}\""
+            ))
+            .with_all(facts)),
+        }
+    }
+
+    /// The AUTH answer (when sent) and the PING answer.
+    fn read_answers(&self, conn: &mut Conn) -> Result<(Option<Answer>, Answer), Failure> {
+        let wanted = if self.authenticates { 2 } else { 1 };
+        let answers = conn.read_until(resp::MAX_REPLY, |buf| replies(buf, wanted))?;
+        let mut answers = answers.into_iter();
+        let first = answers.next();
+        let second = answers.next();
+        Ok(match (self.authenticates, first, second) {
+            (true, Some(auth), Some(ping)) => (Some(auth), ping),
+            (false, Some(ping), _) => (None, ping),
+            _ => (None, Answer::Other("no answer".into())),
+        })
+    }
+}
+
+/// The first `wanted` replies in `buf`, once they are all here (or a non-Redis answer).
+fn replies(buf: &[u8], wanted: usize) -> Option<Vec<Answer>> {
+    let mut out = Vec::with_capacity(wanted);
+    let mut rest = buf;
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    while out.len() < wanted {
+        match resp::parse_reply(rest) {
+            Parsed::NeedMore => return None,
+            Parsed::NotRedis(why) => {
+                out.push(Answer::Other(format!("not a Redis answer: {why}")));
+                return Some(fill(out, wanted));
+            }
+            Parsed::Reply(reply, used) => {
+                out.push(match reply {
+                    Reply::Simple(s) => Answer::Ok(text(s)),
+                    Reply::Error(e) => Answer::Error(text(e)),
+                    Reply::Integer(n) => Answer::Other(n.to_string()),
+                    Reply::Bulk(Some(b)) => Answer::Ok(text(b)),
+                    Reply::Bulk(None) => Answer::Other("(nil)".into()),
+                });
+                rest = &rest[used..];
+            }
+        }
+    }
+    Some(out)
+}
+
+/// Pads `out` to `wanted` with copies of its last answer (a garbled stream ends the read).
+fn fill(mut out: Vec<Answer>, wanted: usize) -> Vec<Answer> {
+    while out.len() < wanted {
+        let again = match out.last() {
+            Some(Answer::Other(s)) => Answer::Other(s.clone()),
+            _ => Answer::Other("no answer".into()),
+        };
+        out.push(again);
+    }
+    out
+}
+
+/// `LOADING` of `LOADING Redis is loading the dataset in memory` (the error's code).
+fn first_word(error: &str) -> String {
+    String::from_utf8_lossy(resp::error_code(error.as_bytes())).into_owned()
+}

@@ -1,0 +1,139 @@
+//! `postgres`: pg_isready's verdict against real PostgreSQL servers in every state the
+//! fixtures make (tests/suite/servers.rs), side by side with pg_isready itself on the same
+//! server — and no line in the server's log.
+
+use crate::common::{closed_port, healthprobe, run_with, Run};
+use crate::servers::{self, pg_isready, Logs};
+use serde_json::Value;
+use std::process::Command;
+
+/// Runs the probe and pg_isready against `hostport`; returns the probe's run.
+fn side_by_side(hostport: &str, isready_code: i32) -> Run {
+    let reference = pg_isready(hostport, &["-U", "postgres"]);
+    assert_eq!(reference.code, isready_code, "pg_isready: {reference:?}");
+    healthprobe(&["postgres", hostport])
+}
+
+#[test]
+fn accepting_servers_are_healthy_like_pg_isready_says() {
+    let trust = servers::pg_trust();
+    side_by_side(&trust.hostport(), 0).expect(
+        0,
+        &format!(
+            "healthy: {}: accepting connections (no password needed)",
+            trust.hostport()
+        ),
+    );
+    let scram = servers::pg_scram();
+    side_by_side(&scram.hostport(), 0).expect(0, "accepting connections (asks for SCRAM-SHA-256)");
+    let md5 = healthprobe(&[
+        "postgres",
+        &scram.hostport(),
+        "--user",
+        servers::PG_MD5_USER,
+    ]);
+    md5.expect(0, "accepting connections (asks for md5)");
+}
+
+#[test]
+fn a_standby_not_accepting_connections_is_unhealthy_with_its_message() {
+    let standby = servers::pg_standby();
+    side_by_side(&standby.hostport(), 1).expect(
+        1,
+        "the database system is not accepting connections: Hot standby mode is disabled. (SQLSTATE 57P03)",
+    );
+}
+
+#[test]
+fn a_server_shutting_down_is_unhealthy() {
+    let down = servers::pg_shutting_down();
+    side_by_side(&down.hostport(), 1)
+        .expect(1, "the database system is shutting down (SQLSTATE 57P03)");
+}
+
+#[test]
+fn a_closed_port_is_no_response() {
+    let hostport = format!("127.0.0.1:{}", closed_port());
+    side_by_side(&hostport, 2).expect(1, "connect: connection refused");
+}
+
+#[test]
+fn an_unknown_role_still_means_the_server_is_up() {
+    let trust = servers::pg_trust();
+    let reference = pg_isready(&trust.hostport(), &["-U", "nosuchrole"]);
+    assert_eq!(reference.code, 0, "{reference:?}");
+    let watch = trust.watch_log();
+    // A trust server answers AuthenticationOk first (and only then refuses the role): that
+    // first answer is the verdict, for pg_isready and for the probe.
+    healthprobe(&["postgres", &trust.hostport(), "--user", "nosuchrole"])
+        .expect(0, "accepting connections");
+    // The server logs its own FATAL for the role, as it does for pg_isready.
+    assert!(watch.lines().contains("role \"nosuchrole\" does not exist"));
+    // Where the refusal comes first (pg_hba reject), it is named.
+    let scram = servers::pg_scram();
+    let run = healthprobe(&["postgres", &scram.hostport(), "--user", "nosuchrole"]);
+    run.expect(0, "accepting connections");
+}
+
+#[test]
+fn the_probe_leaves_no_line_in_the_servers_log() {
+    for server in [servers::pg_trust(), servers::pg_scram()] {
+        let watch = server.watch_log();
+        for _ in 0..5 {
+            healthprobe(&["postgres", &server.hostport()]).expect(0, "accepting connections");
+        }
+        assert_eq!(
+            watch.lines(),
+            "",
+            "log lines left by 5 probes of {}",
+            server.hostport()
+        );
+    }
+}
+
+/// A server that answers anything with an HTTP error at once.
+fn http_stranger() -> crate::common::Server {
+    crate::common::Server::start(|mut conn| {
+        use std::io::{Read, Write};
+        let _ = conn.write_all(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n");
+        let mut buf = [0u8; 1024];
+        while conn.read(&mut buf).is_ok_and(|n| n > 0) {}
+    })
+}
+
+#[test]
+fn a_peer_that_is_not_postgres_is_named_as_such() {
+    let http = http_stranger();
+    healthprobe(&["postgres", &http.hostport()]).expect(1, "not a PostgreSQL server");
+    let mute = crate::common::silent_server();
+    healthprobe(&["--timeout", "500ms", "postgres", &mute.hostport()])
+        .expect(1, "timed out after 500ms (read)");
+}
+
+#[test]
+fn json_carries_the_sqlstate_and_the_address() {
+    let standby = servers::pg_standby();
+    let run = healthprobe(&["--format", "json", "postgres", &standby.hostport()]);
+    let v: Value = serde_json::from_str(run.stderr.trim_end()).expect("JSON");
+    assert_eq!(v["sqlstate"], "57P03");
+    assert_eq!(v["probe"], "postgres");
+    assert_eq!(v["address"], standby.hostport().as_str());
+}
+
+#[test]
+fn a_unix_socket_file_works() {
+    let trust = servers::pg_trust();
+    let file = trust.dir.join(format!(".s.PGSQL.{}", trust.port));
+    run_with(Command::new(crate::common::bin()).args(["postgres", file.to_str().unwrap()]))
+        .expect(0, "accepting connections (no password needed)");
+    let missing = trust.dir.join("nosuch/.s.PGSQL.5432");
+    run_with(Command::new(crate::common::bin()).args(["postgres", missing.to_str().unwrap()]))
+        .expect(1, "connect: not found");
+}
+
+#[test]
+fn bad_flags_are_misconfigured() {
+    healthprobe(&["postgres", "db:0"]).expect(64, "invalid port");
+    healthprobe(&["postgres", "db:5432", "--user", ""]).expect(64, "the user name is empty");
+    healthprobe(&["postgres", "http://db:5432"]).expect(64, "not a URL");
+}
