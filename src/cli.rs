@@ -22,7 +22,7 @@ use crate::outcome::Misconfig;
 #[derive(Debug, Parser)]
 #[command(
     name = "healthprobe",
-    version,
+    version = env!("HEALTHPROBE_VERSION"),
     about = "Check one service once; the exit code says whether it is healthy.",
     long_about = None,
     disable_help_subcommand = true,
