@@ -88,10 +88,16 @@ done
 )
 
 # The SBOM of what ships: normal and build dependencies for Linux (the dependency graph is the
-# same for both architectures), written next to Cargo.toml by the tool, then moved.
-cargo cyclonedx --format json --target x86_64-unknown-linux-musl \
-  --override-filename healthprobe.cdx >/dev/null
-mv healthprobe.cdx.json "$out/healthprobe.cdx.json"
+# same for both architectures), written next to Cargo.toml by the tool, then moved. Made
+# reproducible too: its timestamp (and serial number) come from SOURCE_DATE_EPOCH, the commit's
+# time, and the checkout's path in the root package's id is replaced by the remapped name.
+if [ -z "${SOURCE_DATE_EPOCH:-}" ] && epoch=$(git log -1 --format=%ct 2>/dev/null); then
+  export SOURCE_DATE_EPOCH=$epoch
+fi
+cargo cyclonedx --format json --spec-version 1.5 --target x86_64-unknown-linux-musl \
+  --override-filename healthprobe.cdx -q
+sed "s|path+file://$repo#|path+file:///build/healthprobe#|g" healthprobe.cdx.json >"$out/healthprobe.cdx.json"
+rm healthprobe.cdx.json
 
 echo "release/build.sh: wrote $out:" >&2
 (cd "$out" && ls -l >&2 && cat SHA256SUMS >&2)

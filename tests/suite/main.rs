@@ -23,5 +23,6 @@ mod http_tls;
 mod log_to;
 mod nginx;
 mod observability;
+mod release;
 mod size;
 mod tcp;
