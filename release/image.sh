@@ -87,16 +87,21 @@ case $name in
   127.* | localhost | localhost:* | localhost/* | '[::1]'*) tls=false ;;
 esac
 
+# One platform after the other, not `--platform a,b` in one build: that builds them in
+# parallel and lists them in the index in whichever order they finish, which changes the
+# index digest from one run to the next.
 list=healthprobe-release:build
-buildah "${store[@]}" build --quiet --platform linux/amd64,linux/arm64 --manifest "$list" \
-  --timestamp "$epoch" \
-  --label "org.opencontainers.image.source=$source_url" \
-  --label "org.opencontainers.image.version=$version" \
-  --label "org.opencontainers.image.revision=$revision" \
-  --label "org.opencontainers.image.licenses=$licenses" \
-  --label "org.opencontainers.image.title=healthprobe" \
-  --label "org.opencontainers.image.description=$description" \
-  -f "$work/context/Containerfile" "$work/context" >&2
+for platform in linux/amd64 linux/arm64; do
+  buildah "${store[@]}" build --quiet --platform "$platform" --manifest "$list" \
+    --timestamp "$epoch" \
+    --label "org.opencontainers.image.source=$source_url" \
+    --label "org.opencontainers.image.version=$version" \
+    --label "org.opencontainers.image.revision=$revision" \
+    --label "org.opencontainers.image.licenses=$licenses" \
+    --label "org.opencontainers.image.title=healthprobe" \
+    --label "org.opencontainers.image.description=$description" \
+    -f "$work/context/Containerfile" "$work/context" >&2
+done
 
 digest=
 for t in "${tags[@]}"; do
