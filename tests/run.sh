@@ -41,4 +41,11 @@ fi
 export HEALTHPROBE_BIN="$static_bin"
 export HEALTHPROBE_STATIC_BIN="$static_bin"
 export HEALTHPROBE_TEST_PYTHON="$PWD/$venv/bin/python"
-cargo test --locked "$@"
+if [ "$#" -gt 0 ]; then
+  cargo test --locked "$@"
+else
+  # The release tests build the release twice (minutes on both cores): they run first and
+  # alone, not beside the suite's timing-bounded tests.
+  cargo test --locked --test suite -- release::
+  cargo test --locked -- --skip release::
+fi

@@ -322,7 +322,7 @@ fn root() -> Command {
 /// The top-level command without the global options (`run` takes none of them).
 fn bare_root() -> Command {
     Command::new("healthprobe")
-        .version(env!("CARGO_PKG_VERSION"))
+        .version(env!("HEALTHPROBE_VERSION"))
         .disable_help_subcommand(true)
         .max_term_width(100)
 }

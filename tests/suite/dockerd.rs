@@ -184,14 +184,17 @@ impl Drop for Docker {
         let pid = self.daemon.id().to_string();
         let _ = Command::new("kill").args(["-TERM", &pid]).status();
         let until = Instant::now() + Duration::from_secs(20);
-        while Instant::now() < until {
-            if let Ok(Some(_)) = self.daemon.try_wait() {
-                return;
-            }
+        while Instant::now() < until && !matches!(self.daemon.try_wait(), Ok(Some(_))) {
             thread::sleep(Duration::from_millis(100));
         }
         let _ = self.daemon.kill();
         let _ = self.daemon.wait();
+        // dockerd leaves its network namespace bind-mounted (nsfs) under the exec-root, which
+        // would keep the temp dir from being removed (and the mount would stay until reboot).
+        let netns = self.dir.join("exec/netns/default");
+        if netns.exists() {
+            let _ = Command::new("umount").arg(&netns).status();
+        }
     }
 }
 

@@ -32,6 +32,7 @@ mod nginx;
 mod observability;
 mod postgres;
 mod redis;
+mod release;
 mod run;
 mod servers;
 mod size;
