@@ -88,8 +88,9 @@ fn parse_with(addr: &str, services: &Path) -> Result<Target, Misconfig> {
             })
         }
         _ => {
-            // HostPort's own errors already quote the address; the others do not.
-            let hp = host_port(text, None, services).map_err(|e| match e.starts_with('"') {
+            // HostPort's own errors may already start with the quoted address.
+            let quoted = format!("\"{text}\"");
+            let hp = host_port(text, None, services).map_err(|e| match e.starts_with(&quoted) {
                 true => Misconfig(format!("grpc address {e}")),
                 false => wrong(e),
             })?;
@@ -355,7 +356,7 @@ mod tests {
             assert_eq!(dial("dns:///api:www", s).unwrap(), "api:80");
             let unknown = dial("localhost:htp", s).unwrap_err();
             assert!(
-                unknown.contains("\"htp\" is neither a port number"),
+                unknown.starts_with("grpc address \"localhost:htp\": \"htp\" is neither a port"),
                 "{unknown}"
             );
             let missing = dial("localhost:http", Path::new("/nonexistent/services")).unwrap_err();
