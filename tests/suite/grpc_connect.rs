@@ -145,8 +145,8 @@ fn with_ipv6_off_the_refusal_is_still_named() {
         return;
     }
     let port = closed_port();
-    let script = "ip link set lo up && sysctl -qw net.ipv6.conf.all.disable_ipv6=1 \
-                  net.ipv6.conf.lo.disable_ipv6=1 && exec \"$0\" \"$@\"";
+    let script = "ip link set lo up && echo 1 > /proc/sys/net/ipv6/conf/all/disable_ipv6 && \
+                  echo 1 > /proc/sys/net/ipv6/conf/lo/disable_ipv6 && exec \"$0\" \"$@\"";
     let run = run_with(
         Command::new("unshare")
             .args(["--net", "sh", "-c", script])
