@@ -3,17 +3,19 @@
 //! messages and exits with its codes, so existing ECS and Kubernetes definitions keep working
 //! after `COPY --from=... /healthprobe /bin/grpc_health_probe`.
 //!
-//! Exit codes (theirs): 0 SERVING, 1 invalid arguments, 2 connection failure, 3 RPC failure,
-//! 4 answered but not SERVING. One deliberate difference: Go's flag package exits 2 on an
-//! unparseable flag, which collides with "connection failure"; we exit 1 for every argument
-//! error.
+//! Exit codes (theirs, measured against v0.4.56): 0 SERVING, 1 invalid arguments (an unknown
+//! flag and `-h` too: it parses with Go's `flag.ContinueOnError` and exits 1 on any parse
+//! error), 2 connection failure or timeout, 3 RPC failure or timeout, 4 answered but not
+//! SERVING. Text is passed through as the original does: no `${NAME}` expansion here (main
+//! skips it for this mode). The flags are one table, [`FLAGS`]; what they set is [`Options`],
+//! checked in the original's order and words by [`Options::validate`].
 
 use std::ffi::OsString;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::cli::{GrpcArgs, TlsArgs};
-use crate::duration;
+use crate::duration::{self, GoDuration};
 use crate::verdict::{Failure, Outcome, Phase};
 
 /// Invalid command-line arguments.
@@ -54,8 +56,10 @@ pub enum Parsed {
         style: Style,
         verbose: bool,
     },
-    /// `-h` / `-version`: print this on stdout and exit 0.
+    /// `-version`: print this on stdout and exit 0.
     Print(String),
+    /// `-h` / `-help`: print this usage on stderr and exit 1, as Go's flag package does.
+    Usage(String),
     /// Invalid arguments: print `error: <this>` and exit 1.
     Invalid(String),
 }
@@ -79,181 +83,304 @@ const USAGE: &str = "Usage of grpc_health_probe (healthprobe compatibility mode)
   -alts, -spiffe            not supported by healthprobe
 ";
 
+/// The original's settings, starting from its defaults.
+#[derive(Debug)]
+struct Options {
+    addr: String,
+    service: String,
+    connect_timeout: GoDuration,
+    rpc_timeout: GoDuration,
+    tls: bool,
+    tls_options: TlsArgs,
+    rpc_header: Vec<String>,
+    user_agent: String,
+    verbose: bool,
+    version: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            addr: String::new(),
+            service: String::new(),
+            connect_timeout: GoDuration::positive(Duration::from_secs(1)),
+            rpc_timeout: GoDuration::positive(Duration::from_secs(1)),
+            tls: false,
+            tls_options: TlsArgs::default(),
+            rpc_header: Vec::new(),
+            user_agent: "grpc_health_probe".into(),
+            verbose: false,
+            version: false,
+        }
+    }
+}
+
+/// What a flag does with what follows it.
+#[derive(Clone, Copy)]
+enum Kind {
+    /// `-name`, `-name=true|false`: never takes the next argument.
+    Bool(fn(&mut Options, bool) -> Result<(), String>),
+    /// `-name value` or `-name=value`.
+    Value(fn(&mut Options, String) -> Result<(), String>),
+    /// `-h`, `-help`: Go's flag package prints the usage and fails.
+    Help,
+}
+
+/// One flag of the original: its name (without dashes) and what it sets.
+struct Flag {
+    name: &'static str,
+    kind: Kind,
+}
+
+/// Every flag compat mode knows; anything else is "flag provided but not defined".
+const FLAGS: &[Flag] = &[
+    Flag {
+        name: "addr",
+        kind: Kind::Value(|o, v| set(&mut o.addr, v)),
+    },
+    Flag {
+        name: "service",
+        kind: Kind::Value(|o, v| set(&mut o.service, v)),
+    },
+    Flag {
+        name: "connect-timeout",
+        kind: Kind::Value(|o, v| set(&mut o.connect_timeout, go_duration("connect-timeout", &v)?)),
+    },
+    Flag {
+        name: "rpc-timeout",
+        kind: Kind::Value(|o, v| set(&mut o.rpc_timeout, go_duration("rpc-timeout", &v)?)),
+    },
+    Flag {
+        name: "tls",
+        kind: Kind::Bool(|o, v| set(&mut o.tls, v)),
+    },
+    Flag {
+        name: "tls-no-verify",
+        kind: Kind::Bool(|o, v| set(&mut o.tls_options.tls_no_verify, v)),
+    },
+    Flag {
+        name: "tls-ca-cert",
+        kind: Kind::Value(|o, v| set(&mut o.tls_options.tls_ca_cert, path(v))),
+    },
+    Flag {
+        name: "tls-client-cert",
+        kind: Kind::Value(|o, v| set(&mut o.tls_options.tls_client_cert, path(v))),
+    },
+    Flag {
+        name: "tls-client-key",
+        kind: Kind::Value(|o, v| set(&mut o.tls_options.tls_client_key, path(v))),
+    },
+    Flag {
+        name: "tls-server-name",
+        kind: Kind::Value(|o, v| {
+            set(
+                &mut o.tls_options.tls_server_name,
+                Some(v).filter(|v| !v.is_empty()),
+            )
+        }),
+    },
+    Flag {
+        name: "rpc-header",
+        kind: Kind::Value(|o, v| add(&mut o.rpc_header, v)),
+    },
+    Flag {
+        name: "user-agent",
+        kind: Kind::Value(|o, v| set(&mut o.user_agent, v)),
+    },
+    Flag {
+        name: "gzip",
+        kind: Kind::Bool(|_, _| Ok(())),
+    },
+    Flag {
+        name: "v",
+        kind: Kind::Bool(|o, v| set(&mut o.verbose, v)),
+    },
+    Flag {
+        name: "version",
+        kind: Kind::Bool(|o, v| set(&mut o.version, v)),
+    },
+    Flag {
+        name: "alts",
+        kind: Kind::Bool(|_, v| unsupported("alts", v)),
+    },
+    Flag {
+        name: "spiffe",
+        kind: Kind::Bool(|_, v| unsupported("spiffe", v)),
+    },
+    Flag {
+        name: "h",
+        kind: Kind::Help,
+    },
+    Flag {
+        name: "help",
+        kind: Kind::Help,
+    },
+];
+
 /// Parses grpc-health-probe's flags: `-flag value`, `-flag=value`, one or two dashes, boolean
 /// flags alone or as `-flag=true|false`; parsing stops at `--` or the first non-flag.
 pub fn parse(args: &[String]) -> Parsed {
-    let mut addr = None;
-    let mut service = String::new();
-    let mut connect_timeout = Duration::from_secs(1);
-    let mut rpc_timeout = Duration::from_secs(1);
-    let mut tls = TlsArgs::default();
-    let mut use_tls = false;
-    let mut rpc_header = Vec::new();
-    let mut user_agent = "grpc_health_probe".to_string();
-    let mut verbose = false;
-
-    let mut i = 0;
-    while i < args.len() {
-        let arg = &args[i];
-        i += 1;
-        if arg == "--" || !arg.starts_with('-') || arg == "-" {
+    let mut options = Options::default();
+    let mut rest = args.iter();
+    while let Some(arg) = rest.next() {
+        let Some((name, inline)) = split_flag(arg) else {
             break;
-        }
-        let body = arg.strip_prefix("--").unwrap_or(&arg[1..]);
-        let (name, inline) = match body.split_once('=') {
-            Some((n, v)) => (n, Some(v.to_string())),
-            None => (body, None),
         };
-        let boolean = |inline: &Option<String>| -> Result<bool, String> {
-            match inline.as_deref() {
-                None | Some("1" | "t" | "T" | "true" | "TRUE" | "True") => Ok(true),
-                Some("0" | "f" | "F" | "false" | "FALSE" | "False") => Ok(false),
-                Some(v) => Err(format!(
-                    "invalid boolean value \"{v}\" for -{name}: parse error"
-                )),
-            }
+        let Some(flag) = FLAGS.iter().find(|f| f.name == name) else {
+            return Parsed::Invalid(format!("flag provided but not defined: -{name}"));
         };
-        let result: Result<(), String> = match name {
-            "h" | "help" => return Parsed::Print(USAGE.to_string()),
-            "tls" => boolean(&inline).map(|v| use_tls = v),
-            "tls-no-verify" => boolean(&inline).map(|v| tls.tls_no_verify = v),
-            "v" => boolean(&inline).map(|v| verbose = v),
-            "gzip" => boolean(&inline).map(|_| ()),
-            "version" => match boolean(&inline) {
-                Ok(true) => {
-                    return Parsed::Print(format!(
-                        "healthprobe {} (grpc-health-probe compatible)\n",
-                        env!("CARGO_PKG_VERSION")
-                    ))
-                }
-                Ok(false) => Ok(()),
-                Err(e) => Err(e),
+        let set = match flag.kind {
+            Kind::Help => return Parsed::Usage(USAGE.into()),
+            Kind::Bool(set) => boolean(name, inline).and_then(|v| set(&mut options, v)),
+            Kind::Value(set) => match inline.or_else(|| rest.next().map(String::as_str)) {
+                Some(value) => set(&mut options, value.to_string()),
+                None => Err(format!("flag needs an argument: -{name}")),
             },
-            "alts" | "spiffe" => match boolean(&inline) {
-                Ok(false) => Ok(()),
-                _ => Err(format!(
-                    "-{name} is not supported by healthprobe (use -tls with certificates)"
-                )),
-            },
-            "addr" | "service" | "connect-timeout" | "rpc-timeout" | "tls-ca-cert"
-            | "tls-client-cert" | "tls-client-key" | "tls-server-name" | "rpc-header"
-            | "user-agent" => {
-                let value = match inline {
-                    Some(v) => v,
-                    None if i < args.len() => {
-                        i += 1;
-                        args[i - 1].clone()
-                    }
-                    None => return Parsed::Invalid(format!("flag needs an argument: -{name}")),
-                };
-                match name {
-                    "connect-timeout" => go_duration(name, &value).map(|d| connect_timeout = d),
-                    "rpc-timeout" => go_duration(name, &value).map(|d| rpc_timeout = d),
-                    _ => {
-                        match name {
-                            "addr" => addr = Some(value),
-                            "service" => service = value,
-                            "tls-ca-cert" => tls.tls_ca_cert = non_empty(value),
-                            "tls-client-cert" => tls.tls_client_cert = non_empty(value),
-                            "tls-client-key" => tls.tls_client_key = non_empty(value),
-                            "tls-server-name" => {
-                                tls.tls_server_name = Some(value).filter(|v| !v.is_empty())
-                            }
-                            "rpc-header" => rpc_header.push(value),
-                            _ => user_agent = value,
-                        }
-                        Ok(())
-                    }
-                }
-            }
-            _ => Err(format!("flag provided but not defined: -{name}")),
         };
-        if let Err(e) = result {
+        if let Err(e) = set {
             return Parsed::Invalid(e);
         }
     }
+    if options.version {
+        return Parsed::Print(format!(
+            "healthprobe {} (grpc-health-probe compatible)\n",
+            env!("CARGO_PKG_VERSION")
+        ));
+    }
+    options.into_run()
+}
 
-    // The original's own checks, in its order and words.
-    let addr = match addr {
-        Some(a) if !a.is_empty() => a,
-        _ => return Parsed::Invalid("-addr not specified".into()),
-    };
-    if connect_timeout.is_zero() {
-        return Parsed::Invalid(
-            "-connect-timeout must be greater than zero (specified: 0s)".into(),
-        );
+/// `-name`, `--name`, `-name=value` -> (name, inline value); None ends the flags (`--`, `-`,
+/// or an argument that is not a flag).
+fn split_flag(arg: &str) -> Option<(&str, Option<&str>)> {
+    if arg == "--" || arg == "-" || !arg.starts_with('-') {
+        return None;
     }
-    if rpc_timeout.is_zero() {
-        return Parsed::Invalid("-rpc-timeout must be greater than zero (specified: 0s)".into());
-    }
-    let checks = [
-        (
-            !use_tls && tls.tls_no_verify,
-            "specified -tls-no-verify without specifying -tls",
-        ),
-        (
-            !use_tls && tls.tls_ca_cert.is_some(),
-            "specified -tls-ca-cert without specifying -tls",
-        ),
-        (
-            !use_tls && tls.tls_client_cert.is_some(),
-            "specified -tls-client-cert without specifying -tls",
-        ),
-        (
-            !use_tls && tls.tls_server_name.is_some(),
-            "specified -tls-server-name without specifying -tls",
-        ),
-        (
-            tls.tls_client_cert.is_some() && tls.tls_client_key.is_none(),
-            "specified -tls-client-cert without specifying -tls-client-key",
-        ),
-        (
-            tls.tls_client_cert.is_none() && tls.tls_client_key.is_some(),
-            "specified -tls-client-key without specifying -tls-client-cert",
-        ),
-        (
-            tls.tls_no_verify && tls.tls_ca_cert.is_some(),
-            "cannot specify -tls-ca-cert with -tls-no-verify (CA cert would not be used)",
-        ),
-        (
-            tls.tls_no_verify && tls.tls_server_name.is_some(),
-            "cannot specify -tls-server-name with -tls-no-verify (server name would not be used)",
-        ),
-    ];
-    if let Some((_, message)) = checks.iter().find(|(bad, _)| *bad) {
-        return Parsed::Invalid((*message).to_string());
-    }
+    let body = arg.strip_prefix("--").unwrap_or(&arg[1..]);
+    Some(match body.split_once('=') {
+        Some((name, value)) => (name, Some(value)),
+        None => (body, None),
+    })
+}
 
-    let style = Style {
-        addr: addr.clone(),
-        connect_timeout,
-        rpc_timeout,
-    };
-    let args = GrpcArgs {
-        addr,
-        service: vec![service],
-        tls: use_tls,
-        authority: None,
-        rpc_header,
-        user_agent: Some(user_agent),
-        alive_on: Vec::new(),
-        tls_options: tls,
-        phase_timeouts: Some((connect_timeout, rpc_timeout)),
-    };
-    Parsed::Run {
-        args: Box::new(args),
-        style,
-        verbose,
+/// Go's `strconv.ParseBool`, with `-name` alone meaning true.
+fn boolean(name: &str, inline: Option<&str>) -> Result<bool, String> {
+    match inline {
+        None | Some("1" | "t" | "T" | "true" | "TRUE" | "True") => Ok(true),
+        Some("0" | "f" | "F" | "false" | "FALSE" | "False") => Ok(false),
+        Some(v) => Err(format!(
+            "invalid boolean value \"{v}\" for -{name}: parse error"
+        )),
     }
 }
 
-fn non_empty(value: String) -> Option<std::path::PathBuf> {
+/// Stores a flag's value (the table's setters are one expression each).
+fn set<T>(slot: &mut T, value: T) -> Result<(), String> {
+    *slot = value;
+    Ok(())
+}
+
+/// Adds a value of a repeatable flag.
+fn add(list: &mut Vec<String>, value: String) -> Result<(), String> {
+    list.push(value);
+    Ok(())
+}
+
+fn unsupported(name: &str, on: bool) -> Result<(), String> {
+    if on {
+        Err(format!(
+            "-{name} is not supported by healthprobe (use -tls with certificates)"
+        ))
+    } else {
+        Ok(())
+    }
+}
+
+/// An optional file flag: the original treats an empty value as not given.
+fn path(value: String) -> Option<PathBuf> {
     Some(value).filter(|v| !v.is_empty()).map(Into::into)
 }
 
-fn go_duration(name: &str, value: &str) -> Result<Duration, String> {
-    duration::parse(value)
+/// Go's flag package reads durations with `time.ParseDuration` and says only "parse error".
+fn go_duration(name: &str, value: &str) -> Result<GoDuration, String> {
+    duration::parse_go(value)
         .map_err(|_| format!("invalid value \"{value}\" for flag -{name}: parse error"))
+}
+
+impl Options {
+    /// The original's own checks after parsing, in its order and words.
+    fn validate(&self) -> Result<(Duration, Duration), String> {
+        if self.addr.is_empty() {
+            return Err("-addr not specified".into());
+        }
+        let positive = |name: &str, d: GoDuration| {
+            d.if_positive().ok_or_else(|| {
+                let specified = duration::go_string(d);
+                format!("-{name} must be greater than zero (specified: {specified})")
+            })
+        };
+        let connect = positive("connect-timeout", self.connect_timeout)?;
+        let rpc = positive("rpc-timeout", self.rpc_timeout)?;
+        let (tls, t) = (self.tls, &self.tls_options);
+        let (ca, cert, key) = (
+            t.tls_ca_cert.is_some(),
+            t.tls_client_cert.is_some(),
+            t.tls_client_key.is_some(),
+        );
+        let name = t.tls_server_name.is_some();
+        let no_verify = t.tls_no_verify;
+        let checks = [
+            (!tls && no_verify, "specified -tls-no-verify without specifying -tls"),
+            (!tls && ca, "specified -tls-ca-cert without specifying -tls"),
+            (!tls && cert, "specified -tls-client-cert without specifying -tls"),
+            (!tls && name, "specified -tls-server-name without specifying -tls"),
+            (cert && !key, "specified -tls-client-cert without specifying -tls-client-key"),
+            (!cert && key, "specified -tls-client-key without specifying -tls-client-cert"),
+            (
+                no_verify && ca,
+                "cannot specify -tls-ca-cert with -tls-no-verify (CA cert would not be used)",
+            ),
+            (
+                no_verify && name,
+                "cannot specify -tls-server-name with -tls-no-verify (server name would not be used)",
+            ),
+        ];
+        match checks.iter().find(|(bad, _)| *bad) {
+            Some((_, message)) => Err((*message).to_string()),
+            None => Ok((connect, rpc)),
+        }
+    }
+
+    /// The grpc probe's arguments for these options, or the first argument error.
+    fn into_run(self) -> Parsed {
+        let (connect_timeout, rpc_timeout) = match self.validate() {
+            Ok(limits) => limits,
+            Err(message) => return Parsed::Invalid(message),
+        };
+        let style = Style {
+            addr: self.addr.clone(),
+            connect_timeout,
+            rpc_timeout,
+        };
+        let args = GrpcArgs {
+            addr: self.addr,
+            service: vec![self.service],
+            tls: self.tls,
+            authority: None,
+            rpc_header: self.rpc_header,
+            user_agent: Some(self.user_agent),
+            alive_on: Vec::new(),
+            tls_options: self.tls_options,
+            phase_timeouts: Some((connect_timeout, rpc_timeout)),
+            // grpc-go re-dials a server that is not listening yet until -connect-timeout.
+            redial: true,
+        };
+        Parsed::Run {
+            args: Box::new(args),
+            style,
+            verbose: self.verbose,
+        }
+    }
 }
 
 /// The line and exit code grpc-health-probe would give for `outcome`.
@@ -273,7 +400,7 @@ pub fn render(outcome: &Outcome, style: &Style) -> (String, u8) {
 }
 
 fn render_failure(failure: &Failure, style: &Style) -> (String, u8) {
-    let human = duration::human;
+    let human = |d: Duration| duration::go_string(GoDuration::positive(d));
     match failure.phase {
         Phase::Resolve | Phase::Connect | Phase::Tls if failure.timed_out => (
             format!("timeout: failed to connect service {:?} within {}", style.addr, human(style.connect_timeout)),
@@ -344,5 +471,62 @@ mod tests {
         assert!(invalid(&["-addr=x:1", "-alts"]).contains("not supported"));
         assert!(invalid(&["-addr=x:1", "-spiffe"]).contains("not supported"));
         assert_eq!(invalid(&["-addr"]), "flag needs an argument: -addr");
+        assert_eq!(
+            invalid(&["-addr=x:1", "-connect-timeout=-2s"]),
+            "-connect-timeout must be greater than zero (specified: -2s)"
+        );
+        assert_eq!(
+            invalid(&["-addr=x:1", "-rpc-timeout", "0"]),
+            "-rpc-timeout must be greater than zero (specified: 0s)"
+        );
+        assert_eq!(
+            invalid(&["-addr=x:1", "-tls=maybe"]),
+            "invalid boolean value \"maybe\" for -tls: parse error"
+        );
+    }
+
+    #[test]
+    fn every_flag_of_the_table_is_known_and_nothing_else() {
+        // A value flag never swallows an unknown flag's value, and an unknown value flag is
+        // an error, not (as once) the User-Agent.
+        for unknown in ["-authority=x", "-stream", "-insecure"] {
+            assert!(
+                matches!(run(&["-addr=x:1", unknown]), Parsed::Invalid(m) if m.starts_with("flag provided but not defined")),
+                "{unknown}"
+            );
+        }
+        let Parsed::Run { args, .. } = run(&[
+            "-addr=x:1",
+            "-user-agent=ua",
+            "-rpc-header",
+            "a: 1",
+            "-rpc-header=b: 2",
+            "-gzip=false",
+            "-alts=false",
+        ]) else {
+            panic!("should parse");
+        };
+        assert_eq!(args.user_agent.as_deref(), Some("ua"));
+        assert_eq!(args.rpc_header, ["a: 1", "b: 2"]);
+        assert!(args.redial, "compat mode re-dials like grpc-go");
+    }
+
+    #[test]
+    fn help_is_a_usage_error_and_version_is_not() {
+        assert!(matches!(run(&["-h"]), Parsed::Usage(u) if u.contains("-addr")));
+        assert!(matches!(run(&["-addr=x:1", "--help"]), Parsed::Usage(_)));
+        assert!(matches!(run(&["-version"]), Parsed::Print(_)));
+        assert!(matches!(run(&["-version", "-bogus"]), Parsed::Invalid(_)));
+    }
+
+    #[test]
+    fn go_durations_beyond_a_day_and_with_a_sign() {
+        let Parsed::Run { style, .. } =
+            run(&["-addr=x:1", "-connect-timeout=+2s", "-rpc-timeout=48h"])
+        else {
+            panic!("should parse");
+        };
+        assert_eq!(style.connect_timeout, Duration::from_secs(2));
+        assert_eq!(style.rpc_timeout, Duration::from_secs(48 * 3600));
     }
 }

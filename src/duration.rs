@@ -2,9 +2,17 @@
 //!
 //! The grammar is Go's `time.ParseDuration` (units ns, us/µs, ms, s, m, h, concatenated), because
 //! grpc-health-probe users already write `-rpc-timeout 2s` that way. A bare number is rejected
-//! rather than guessed: `--timeout 3` could mean seconds or milliseconds.
+//! rather than guessed: `--timeout 3` could mean seconds or milliseconds. The native flags
+//! take no sign and at most a day; compat mode takes Go's whole range ([`parse_go`]: a sign,
+//! up to ~292 years), so every sum of durations elsewhere is checked or saturating.
 
 use std::time::Duration;
+
+/// The longest duration a native flag takes: a day is far beyond any health check.
+const MAX_NATIVE_NANOS: u128 = 86_400_000_000_000;
+
+/// The longest duration Go can hold (`time.Duration` is an int64 of nanoseconds).
+const MAX_GO_NANOS: u128 = i64::MAX as u128;
 
 /// Parses a duration such as `500ms`, `3s`, `1m30s` or `1.5s`; `0` alone means zero.
 pub fn parse(text: &str) -> Result<Duration, String> {
@@ -12,8 +20,63 @@ pub fn parse(text: &str) -> Result<Duration, String> {
     if s.is_empty() {
         return Err("empty duration (expected e.g. 500ms, 3s, 1m)".into());
     }
+    let nanos = magnitude(text, s)?;
+    if nanos > MAX_NATIVE_NANOS {
+        return Err(format!("duration \"{text}\" is too long (at most 24h)"));
+    }
+    Ok(Duration::from_nanos(nanos as u64))
+}
+
+/// A duration as Go's `time.ParseDuration` reads it: signed, so that a negative value can be
+/// refused in the original's words rather than as unparseable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GoDuration {
+    /// Written with a leading `-` (and not zero).
+    pub negative: bool,
+    /// The size.
+    pub magnitude: Duration,
+}
+
+impl GoDuration {
+    /// A non-negative duration.
+    pub const fn positive(magnitude: Duration) -> GoDuration {
+        GoDuration {
+            negative: false,
+            magnitude,
+        }
+    }
+
+    /// The duration, if it is greater than zero.
+    pub fn if_positive(self) -> Option<Duration> {
+        (!self.negative && !self.magnitude.is_zero()).then_some(self.magnitude)
+    }
+}
+
+/// `time.ParseDuration`: an optional sign, then what [`parse`] takes, up to Go's limit of
+/// 2562047h47m16.854775807s; no surrounding spaces.
+pub fn parse_go(text: &str) -> Result<GoDuration, String> {
+    let (negative, body) = match text.as_bytes().first() {
+        Some(b'-') => (true, &text[1..]),
+        Some(b'+') => (false, &text[1..]),
+        _ => (false, text),
+    };
+    if body.is_empty() {
+        return Err(invalid(text));
+    }
+    let nanos = magnitude(text, body)?;
+    if nanos > MAX_GO_NANOS {
+        return Err(invalid(text));
+    }
+    Ok(GoDuration {
+        negative: negative && nanos > 0,
+        magnitude: Duration::from_nanos(nanos as u64),
+    })
+}
+
+/// The nanoseconds in `s` (a non-empty, unsigned duration; `text` is what to quote in errors).
+fn magnitude(text: &str, s: &str) -> Result<u128, String> {
     if s == "0" {
-        return Ok(Duration::ZERO);
+        return Ok(0);
     }
     let mut rest = s;
     let mut total_nanos: u128 = 0;
@@ -52,11 +115,7 @@ pub fn parse(text: &str) -> Result<Duration, String> {
             .ok_or_else(|| invalid(text))?;
         rest = next;
     }
-    // A day is far beyond any health check; the cap keeps arithmetic on deadlines overflow-free.
-    if total_nanos > 86_400_000_000_000 {
-        return Err(format!("duration \"{text}\" is too long (at most 24h)"));
-    }
-    Ok(Duration::from_nanos(total_nanos as u64))
+    Ok(total_nanos)
 }
 
 /// Parses a duration that must be greater than zero (`--timeout`).
@@ -113,6 +172,45 @@ pub fn human(d: Duration) -> String {
     }
 }
 
+/// Go's `time.Duration.String()`, for messages in grpc-health-probe's words: `1s`, `1.5s`,
+/// `1m30s`, `2h0m0s`, `250ms`, `-2s`, `0s`.
+pub fn go_string(d: GoDuration) -> String {
+    let ns = d.magnitude.as_nanos();
+    let sign = if d.negative { "-" } else { "" };
+    let body = if ns == 0 {
+        "0s".to_string()
+    } else if ns < 1_000 {
+        format!("{ns}ns")
+    } else if ns < 1_000_000 {
+        format!("{}µs", decimal(ns, 1_000))
+    } else if ns < 1_000_000_000 {
+        format!("{}ms", decimal(ns, 1_000_000))
+    } else {
+        let secs = ns / 1_000_000_000;
+        let s = decimal(
+            secs % 60 * 1_000_000_000 + ns % 1_000_000_000,
+            1_000_000_000,
+        );
+        match (secs / 3600, secs / 60 % 60) {
+            (0, 0) => format!("{s}s"),
+            (0, m) => format!("{m}m{s}s"),
+            (h, m) => format!("{h}h{m}m{s}s"),
+        }
+    };
+    format!("{sign}{body}")
+}
+
+/// `value / unit` with the fraction's trailing zeros dropped (`1500, 1000` -> `1.5`).
+fn decimal(value: u128, unit: u128) -> String {
+    let (int, frac) = (value / unit, value % unit);
+    if frac == 0 {
+        return int.to_string();
+    }
+    let width = unit.ilog10() as usize;
+    let digits = format!("{frac:0width$}");
+    format!("{int}.{}", digits.trim_end_matches('0'))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -153,6 +251,55 @@ mod tests {
         }
         assert!(parse_positive("0s").is_err());
         assert!(parse_positive("0").is_err());
+        assert!(parse("+2s").is_err(), "no sign in native flags");
+    }
+
+    #[test]
+    fn go_durations_take_a_sign_and_go_s_whole_range() {
+        let go = |t: &str| parse_go(t).map(|d| (d.negative, d.magnitude));
+        assert_eq!(go("+2s"), Ok((false, Duration::from_secs(2))));
+        assert_eq!(go("-1.5s"), Ok((true, Duration::from_millis(1500))));
+        assert_eq!(go("-0"), Ok((false, Duration::ZERO)));
+        assert_eq!(go("25h"), Ok((false, Duration::from_secs(25 * 3600))));
+        assert_eq!(
+            go("2562047h47m16.854775807s"),
+            Ok((false, Duration::from_nanos(i64::MAX as u64)))
+        );
+        for bad in [
+            "",
+            "+",
+            "-",
+            " 2s",
+            "2",
+            "2562047h47m16.854775808s",
+            "1x",
+            "--1s",
+        ] {
+            assert!(parse_go(bad).is_err(), "{bad:?} should be rejected");
+        }
+        assert_eq!(parse_go("-1s").map(GoDuration::if_positive), Ok(None));
+        assert_eq!(parse_go("0s").map(GoDuration::if_positive), Ok(None));
+    }
+
+    #[test]
+    fn go_strings_match_go() {
+        let s = |text: &str| go_string(parse_go(text).unwrap());
+        for (text, want) in [
+            ("1s", "1s"),
+            ("1500ms", "1.5s"),
+            ("90s", "1m30s"),
+            ("1h", "1h0m0s"),
+            ("25h1s", "25h0m1s"),
+            ("250ms", "250ms"),
+            ("1.5ms", "1.5ms"),
+            ("420us", "420µs"),
+            ("7ns", "7ns"),
+            ("-2s", "-2s"),
+            ("0", "0s"),
+            ("2562047h47m16.854775807s", "2562047h47m16.854775807s"),
+        ] {
+            assert_eq!(s(text), want, "{text}");
+        }
     }
 
     #[test]

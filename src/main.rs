@@ -189,6 +189,10 @@ fn grpc_health_probe(start: Instant, args: &[OsString]) -> Exit {
     };
     match compat::parse(&args) {
         compat::Parsed::Print(text) => report::print_help(&text),
+        compat::Parsed::Usage(text) => {
+            report::write_bounded(2, text.as_bytes(), start + DEFAULT_TIMEOUT);
+            Exit::Status(compat::EXIT_INVALID_ARGUMENTS)
+        }
         compat::Parsed::Invalid(message) => report::finish(
             &Outcome::misconfigured(Misconfig(message)),
             &compat_output(no_style(), false),
@@ -204,8 +208,8 @@ fn grpc_health_probe(start: Instant, args: &[OsString]) -> Exit {
                 report::progress(&format!(
                     "> addr={} conn_timeout={} rpc_timeout={}",
                     style.addr,
-                    duration::human(style.connect_timeout),
-                    duration::human(style.rpc_timeout)
+                    duration::go_string(duration::GoDuration::positive(style.connect_timeout)),
+                    duration::go_string(duration::GoDuration::positive(style.rpc_timeout))
                 ));
                 report::progress(&format!("> tls={}", args.tls));
             }

@@ -217,7 +217,9 @@ pub struct TlsArgs {
 /// `healthprobe grpc`.
 #[derive(Debug, Clone, Args)]
 pub struct GrpcArgs {
-    /// Server address: HOST:PORT, [IPv6]:PORT, PORT (for 127.0.0.1), or unix:///PATH.
+    /// Server address: HOST:PORT, [IPv6]:PORT, PORT (for 127.0.0.1), unix:///PATH, or a gRPC
+    /// target: dns:///HOST:PORT, passthrough:///HOST:PORT, ipv4:IP:PORT, ipv6:[IP]:PORT. PORT
+    /// may be a name from /etc/services (e.g. https).
     #[arg(env = "HEALTHPROBE_ADDR", hide_env_values = true, value_name = "ADDR")]
     pub addr: String,
 
@@ -274,6 +276,11 @@ pub struct GrpcArgs {
     /// (grpc-health-probe's -connect-timeout/-rpc-timeout; not a flag of this command).
     #[arg(skip)]
     pub phase_timeouts: Option<(Duration, Duration)>,
+
+    /// Re-dial a refused connection until the connect limit, as grpc-go does for a server
+    /// that is still starting (compat mode only: a health check reports, `wait` waits).
+    #[arg(skip)]
+    pub redial: bool,
 }
 
 /// `healthprobe tcp`.

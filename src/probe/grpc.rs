@@ -2,111 +2,79 @@
 //!
 //! Tokio lives only here, as a current-thread runtime created for this one call and shut
 //! down without waiting (`shutdown_background`): a blocking task left behind must not hold
-//! the exit. Connections are made by our own connector: `localhost` and IP literals skip the
-//! system resolver (see [`crate::net`]), every address is tried, unix sockets work, and TLS
-//! uses the same rustls configuration as the http probe ([`crate::tls`]), so
-//! `--tls-no-verify` and `--tls-server-name` behave alike in both. The whole connect + RPC
-//! runs under one `tokio::time::timeout`, and the RPC carries the time left as its
-//! `grpc-timeout` so the server can give up too.
+//! the exit. Connections are made by our own connector ([`transport`]): `localhost` and IP
+//! literals skip the system resolver (see [`crate::net`]), every address is tried, unix sockets
+//! work, TLS uses the same rustls configuration as the http probe ([`crate::tls`]), and
+//! connecting lasts until the server has greeted us in HTTP/2 — so a peer that is not a gRPC
+//! server fails in `connect`, not in `rpc`. The addresses it takes are in [`target`]. The whole
+//! connect + RPC runs under one `tokio::time::timeout`, and the RPC carries the time left as
+//! its `grpc-timeout` so the server can give up too. Only a status the server sent itself
+//! ([`observe`]) can count as alive.
 
-use std::future::Future;
-use std::io;
+mod observe;
+mod target;
+mod transport;
+
 use std::net::SocketAddr;
-use std::path::PathBuf;
-use std::pin::Pin;
-use std::sync::Arc;
-use std::task::{Context, Poll};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use hyper_util::rt::TokioIo;
-use rustls::pki_types::ServerName;
-use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::net::UnixStream;
 use tonic::codegen::http::Uri;
 use tonic::metadata::{MetadataKey, MetadataValue};
-use tonic::transport::Endpoint;
+use tonic::transport::{Channel, Endpoint};
 use tonic::Code;
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
 use tonic_health::pb::HealthCheckRequest;
 
 use crate::cli::{GrpcArgs, GrpcCode};
-use crate::net::{self, HostPort};
+use crate::net;
 use crate::text::io_reason;
-use crate::tls::{self, Tls};
+use crate::tls::Tls;
 use crate::trace::Attempt;
 use crate::verdict::{Fact, Failure, Misconfig, Phase, Success};
+use observe::{Observed, Seen};
+use target::{Dial, Target};
+use transport::{ConnectFailure, Dialer, Greeting};
 
 /// The largest Check answer accepted (tonic's default is 4 MiB).
 const MAX_ANSWER_BYTES: usize = 64 * 1024;
 
-/// Where to dial.
-#[derive(Debug, Clone)]
-enum Dial {
-    Tcp(HostPort),
-    Unix(PathBuf),
-}
+/// Request metadata, validated.
+type Metadata = Vec<(
+    MetadataKey<tonic::metadata::Ascii>,
+    MetadataValue<tonic::metadata::Ascii>,
+)>;
 
 /// A validated `grpc` probe.
 #[derive(Debug)]
 pub struct GrpcProbe {
-    dial: Dial,
+    target: Target,
     services: Vec<String>,
-    target: String,
     /// Present with `--tls`.
     tls: Option<Tls>,
     authority: String,
-    metadata: Vec<(
-        MetadataKey<tonic::metadata::Ascii>,
-        MetadataValue<tonic::metadata::Ascii>,
-    )>,
+    metadata: Metadata,
     user_agent: String,
     alive_on: Vec<Code>,
     /// Separate limits for connecting and for the RPC (grpc-health-probe's
     /// -connect-timeout/-rpc-timeout); None: both share the run's deadline.
     phase_timeouts: Option<(Duration, Duration)>,
+    /// Re-dial a refused connection until the connect limit (compat mode).
+    redial: bool,
 }
 
 impl GrpcProbe {
-    /// Validates the address and flags (reads TLS files; no network I/O).
+    /// Validates the address and flags (reads TLS files and /etc/services; no network I/O).
     pub fn new(args: GrpcArgs) -> Result<GrpcProbe, Misconfig> {
-        let dial = parse_dial(&args.addr)?;
-        let target = match &dial {
-            Dial::Tcp(hp) => hp.to_string(),
-            Dial::Unix(_) => args.addr.clone(),
-        };
+        let target = target::parse(&args.addr)?;
         let tls = Tls::load(&args.tls_options)?;
         let tls = match (args.tls, tls.is_customised()) {
             (true, _) => Some(tls),
             (false, false) => None,
             (false, true) => return Err(Misconfig("--tls-* flags given without --tls".into())),
         };
-        let authority = match (&args.authority, &dial) {
-            (Some(a), _) => a.clone(),
-            (None, Dial::Tcp(hp)) => hp.to_string(),
-            (None, Dial::Unix(_)) => "localhost".into(),
-        };
-        // The authority goes into a URI: check it parses as one now, not mid-run.
-        format!("http://{authority}")
-            .parse::<Uri>()
-            .ok()
-            .filter(|u| u.path() == "/" && u.query().is_none())
-            .ok_or_else(|| Misconfig(format!("--authority: invalid authority \"{authority}\"")))?;
-
-        let mut metadata = Vec::new();
-        for h in &args.rpc_header {
-            let (name, value) = h
-                .split_once(':')
-                .ok_or_else(|| Misconfig(format!("--rpc-header: \"{h}\" must be NAME: VALUE")))?;
-            let key = MetadataKey::from_bytes(name.trim().to_ascii_lowercase().as_bytes())
-                .map_err(|_| {
-                    Misconfig(format!("--rpc-header: invalid name \"{}\"", name.trim()))
-                })?;
-            let value = MetadataValue::try_from(value.trim()).map_err(|_| {
-                Misconfig(format!("--rpc-header: invalid value for {}", name.trim()))
-            })?;
-            metadata.push((key, value));
-        }
+        let authority = args.authority.unwrap_or_else(|| target.authority.clone());
+        check_authority(&authority)?;
         let user_agent = args
             .user_agent
             .unwrap_or_else(|| concat!("healthprobe/", env!("CARGO_PKG_VERSION")).to_string());
@@ -121,40 +89,28 @@ impl GrpcProbe {
             args.service
         };
         Ok(GrpcProbe {
-            dial,
-            services,
             target,
+            services,
             tls,
             authority,
-            metadata,
+            metadata: metadata(&args.rpc_header)?,
             user_agent,
             alive_on: args.alive_on.iter().map(|c| Code::from_i32(c.0)).collect(),
             phase_timeouts: args.phase_timeouts,
-        })
-    }
-
-    /// Time allowed for the next step: what is left of the deadline, capped by the step's own
-    /// limit; and the failure to report when that limit (not the deadline) runs out.
-    fn step_budget(&self, attempt: &Attempt, phase: Phase) -> Result<(Duration, Failure), Failure> {
-        let left = attempt.remaining()?;
-        Ok(match (self.phase_timeouts, phase) {
-            (Some((connect, _)), Phase::Connect) if connect < left => {
-                (connect, Failure::timeout(phase, connect))
-            }
-            (Some((_, rpc)), Phase::Rpc) if rpc < left => (rpc, Failure::timeout(phase, rpc)),
-            _ => (left, attempt.expired()),
+            redial: args.redial,
         })
     }
 
     /// The address as printed in the output line.
     pub fn target(&self) -> &str {
-        &self.target
+        &self.target.shown
     }
 
     /// Connects and checks every service, within the deadline.
     pub fn run(&self, attempt: &Attempt) -> Result<Success, Failure> {
-        let addrs = match &self.dial {
+        let addrs = match &self.target.dial {
             Dial::Tcp(hp) => net::resolve(&hp.host, hp.port, attempt)?,
+            Dial::Addrs(addrs) => addrs.clone(),
             Dial::Unix(_) => Vec::new(),
         };
         let runtime = tokio::runtime::Builder::new_current_thread()
@@ -173,124 +129,210 @@ impl GrpcProbe {
         result
     }
 
+    /// Connects, then asks for every service in turn.
     async fn check(&self, addrs: Vec<SocketAddr>, attempt: &Attempt) -> Result<Success, Failure> {
+        let channel = self.connect(addrs, attempt).await?;
+        let (channel, seen) = Observed::new(channel);
+        // A health answer is a few bytes: refuse to buffer a hostile server's megabytes.
+        let mut client = HealthClient::new(channel).max_decoding_message_size(MAX_ANSWER_BYTES);
+        let mut alive = Vec::new();
+        for service in &self.services {
+            if let Some(code) = self.ask(&mut client, &seen, service, attempt).await? {
+                alive.push(format!("{} answered {}", who(service), code_name(code)));
+            }
+        }
+        Ok(self.success(&alive, attempt))
+    }
+
+    /// Time allowed for the next step: what is left of the deadline, capped by the step's own
+    /// limit; and the failure to report when that limit (not the deadline) runs out.
+    fn step_budget(&self, attempt: &Attempt, phase: Phase) -> Result<(Duration, Failure), Failure> {
+        let left = attempt.remaining()?;
+        Ok(match (self.phase_timeouts, phase) {
+            (Some((connect, _)), Phase::Connect) if connect < left => {
+                (connect, Failure::timeout(phase, connect))
+            }
+            (Some((_, rpc)), Phase::Rpc) if rpc < left => (rpc, Failure::timeout(phase, rpc)),
+            _ => (left, attempt.expired()),
+        })
+    }
+
+    /// A channel to a server that has greeted us in HTTP/2: TCP or unix (re-dialled if asked),
+    /// TLS, and the server's SETTINGS frame, all within the connect limit.
+    async fn connect(&self, addrs: Vec<SocketAddr>, attempt: &Attempt) -> Result<Channel, Failure> {
         attempt.enter(Phase::Connect);
+        let endpoint = self.endpoint()?;
+        let tls = match &self.tls {
+            Some(tls) => Some((
+                tls.client_config(&[b"h2"])?,
+                tls.server_name(&self.target.tls_host)?,
+            )),
+            None => None,
+        };
+        let dial = self.target.dial.clone();
+        let dialer = Dialer::new(dial, addrs, attempt.clone(), tls, self.redial);
+        let mut greeting = dialer.greeting();
+        let (budget, timed_out) = self.step_budget(attempt, Phase::Connect)?;
+        let connecting = async {
+            let channel = endpoint
+                .connect_with_connector(dialer)
+                .await
+                .map_err(|e| self.connect_failure(&e, attempt))?;
+            self.greeted(transport::greeting(&mut greeting).await)?;
+            Ok(channel)
+        };
+        match tokio::time::timeout(budget, connecting).await {
+            Ok(result) => result,
+            Err(_) => Err(Failure {
+                phase: attempt.trace().phase(),
+                ..timed_out
+            }),
+        }
+    }
+
+    /// The endpoint tonic connects through our connector (scheme, :authority, User-Agent).
+    fn endpoint(&self) -> Result<Endpoint, Failure> {
         let scheme = if self.tls.is_some() { "https" } else { "http" };
         let origin: Uri = format!("{scheme}://{}", self.authority)
             .parse()
             .map_err(|e| Failure::new(Phase::Connect, format!("invalid authority: {e}")))?;
-        let endpoint = Endpoint::from(origin.clone())
+        Endpoint::from(origin.clone())
             .origin(origin)
             .user_agent(self.user_agent.clone())
-            .map_err(|e| Failure::new(Phase::Connect, format!("invalid user agent: {e}")))?;
-        let tls = match &self.tls {
-            Some(tls) => {
-                let host = match &self.dial {
-                    Dial::Tcp(hp) => hp.host.as_str(),
-                    Dial::Unix(_) => "localhost",
-                };
-                Some((tls.client_config(&[b"h2"])?, tls.server_name(host)?))
-            }
-            None => None,
-        };
-        let connector = Dialer {
-            dial: self.dial.clone(),
-            addrs: addrs.clone(),
-            attempt: attempt.clone(),
-            tls,
-        };
-        let (budget, timed_out) = self.step_budget(attempt, Phase::Connect)?;
-        let channel =
-            match tokio::time::timeout(budget, endpoint.connect_with_connector(connector)).await {
-                Ok(Ok(channel)) => channel,
-                Ok(Err(e)) => return Err(self.connect_failure(&e, attempt)),
-                Err(_) => {
-                    return Err(Failure {
-                        phase: attempt.trace().phase(),
-                        ..timed_out
-                    })
-                }
-            };
-        // A health answer is a few bytes: refuse to buffer a hostile server's megabytes.
-        let mut client = HealthClient::new(channel).max_decoding_message_size(MAX_ANSWER_BYTES);
+            .map_err(|e| Failure::new(Phase::Connect, format!("invalid user agent: {e}")))
+    }
 
-        let mut alive = Vec::new();
-        for service in &self.services {
-            attempt.enter(Phase::Rpc);
-            let mut request = tonic::Request::new(HealthCheckRequest {
-                service: service.clone(),
-            });
-            let (budget, timed_out) = self.step_budget(attempt, Phase::Rpc)?;
-            request.set_timeout(budget);
-            for (k, v) in &self.metadata {
-                request.metadata_mut().append(k.clone(), v.clone());
-            }
-            let rpc_start = std::time::Instant::now();
-            let answer = match tokio::time::timeout(budget, client.check(request)).await {
-                Ok(answer) => answer,
-                Err(_) => return Err(timed_out),
-            };
-            let response = match answer {
-                Ok(response) => response,
-                // Out of time, however it surfaced: the server's DEADLINE_EXCEEDED, or tonic's
-                // own enforcement of the grpc-timeout it sent (CANCELLED "Timeout expired").
-                Err(status)
-                    if status.code() == Code::DeadlineExceeded || rpc_start.elapsed() >= budget =>
-                {
-                    return Err(timed_out)
-                }
-                // Only a status the server itself sent counts as alive.
-                Err(status) if self.alive_on.contains(&status.code()) && from_server(&status) => {
-                    alive.push(format!(
-                        "{} answered {}",
-                        who(service),
-                        code_name(status.code())
-                    ));
-                    continue;
-                }
-                Err(status) => return Err(self.rpc_failure(&status, service, attempt)),
-            };
-            attempt.enter(Phase::Check);
-            let status = response.into_inner().status;
-            if status != ServingStatus::Serving as i32 {
-                let name = ServingStatus::try_from(status)
-                    .map(|s| s.as_str_name().to_string())
-                    .unwrap_or_else(|_| format!("status {status}"));
-                return Err(Failure::check(format!("{} is {name}", who(service)))
-                    .with("serving_status", Fact::Str(name))
-                    .with("service", Fact::Str(service.clone())));
-            }
+    /// Asks for one service: None when SERVING, the code when it answered one of --alive-on.
+    async fn ask(
+        &self,
+        client: &mut HealthClient<Observed>,
+        seen: &Seen,
+        service: &str,
+        attempt: &Attempt,
+    ) -> Result<Option<Code>, Failure> {
+        attempt.enter(Phase::Rpc);
+        let (budget, timed_out) = self.step_budget(attempt, Phase::Rpc)?;
+        let mut request = tonic::Request::new(HealthCheckRequest {
+            service: service.to_string(),
+        });
+        request.set_timeout(budget);
+        for (k, v) in &self.metadata {
+            request.metadata_mut().append(k.clone(), v.clone());
         }
+        let started = Instant::now();
+        let status = match tokio::time::timeout(budget, client.check(request)).await {
+            Err(_) => return Err(timed_out),
+            Ok(Ok(response)) => return judge(response.into_inner().status, service),
+            Ok(Err(status)) => status,
+        };
+        // Out of time, however it surfaced: the server's DEADLINE_EXCEEDED, or tonic's own
+        // enforcement of the grpc-timeout it sent (CANCELLED "Timeout expired").
+        if status.code() == Code::DeadlineExceeded || started.elapsed() >= budget {
+            return Err(timed_out);
+        }
+        let from_server = std::error::Error::source(&status).is_none() && seen.server_sent_status();
+        if from_server && self.alive_on.contains(&status.code()) {
+            return Ok(Some(status.code()));
+        }
+        Err(self.rpc_failure(&status, from_server, seen.http_status(), service, attempt))
+    }
+
+    /// The success line and facts: SERVING, or alive through --alive-on.
+    fn success(&self, alive: &[String], attempt: &Attempt) -> Success {
         let mut facts = vec![("services", Fact::List(self.services.clone()))];
         if let Some(peer) = attempt.trace().peer() {
             facts.push(("address", Fact::Str(peer)));
         }
         if !alive.is_empty() {
             facts.insert(0, ("serving_status", Fact::Str("ALIVE".into())));
-            return Ok(Success::new(
-                format!("alive: {} (--alive-on)", alive.join(", ")),
-                facts,
-            ));
+            let detail = format!("alive: {} (--alive-on)", alive.join(", "));
+            return Success::new(detail, facts);
         }
         facts.insert(0, ("serving_status", Fact::Str("SERVING".into())));
         let detail = match self.services.as_slice() {
             [only] if only.is_empty() => "SERVING".into(),
-            _ => format!(
-                "SERVING ({})",
-                self.services
-                    .iter()
-                    .map(|s| who(s))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
+            services => {
+                let names: Vec<String> = services.iter().map(|s| who(s)).collect();
+                format!("SERVING ({})", names.join(", "))
+            }
         };
-        Ok(Success::new(detail, facts))
+        Success::new(detail, facts)
+    }
+
+    /// Whether the server's first bytes were an HTTP/2 greeting; if not, what they were.
+    fn greeted(&self, greeting: Greeting) -> Result<(), Failure> {
+        let not_h2 = |what: String| Failure::new(Phase::Connect, what);
+        match greeting {
+            Greeting::Http2 => Ok(()),
+            Greeting::Waiting => Err(not_h2("no HTTP/2 greeting".into())),
+            Greeting::Failed(f) if f.phase == Phase::Connect => Err(not_h2(format!(
+                "{} before an HTTP/2 greeting ({})",
+                f.reason,
+                self.silence_hint()
+            ))),
+            Greeting::Failed(f) => Err(f),
+            Greeting::Closed(bytes) if bytes.is_empty() => Err(not_h2(format!(
+                "the server closed the connection without an HTTP/2 greeting ({})",
+                self.silence_hint()
+            ))),
+            Greeting::Other(bytes) | Greeting::Closed(bytes) => Err(not_h2(self.not_http2(&bytes))),
+        }
+    }
+
+    /// Why a server may close (or reset) without a word, given what was asked.
+    fn silence_hint(&self) -> &'static str {
+        match &self.tls {
+            None => "not a gRPC server, or one that expects TLS (--tls)?",
+            Some(tls) if tls.has_client_cert() => "did the server reject the client certificate?",
+            Some(_) => {
+                "does the server require a client certificate (--tls-client-cert/--tls-client-key)?"
+            }
+        }
+    }
+
+    /// A server that answered, but not in HTTP/2: say what it spoke.
+    fn not_http2(&self, first: &[u8]) -> String {
+        let tls_record = matches!(first, [0x15 | 0x16, 0x03, ..]);
+        match (&self.tls, first) {
+            (None, _) if tls_record => {
+                "not an HTTP/2 server: it answered in TLS (use --tls)".into()
+            }
+            (None, [b'H', b'T', b'T', b'P', b'/', ..]) => "not an HTTP/2 server: it answered \
+                 HTTP/1.x (an HTTP/1.1 server, or one that expects TLS (--tls)?)"
+                .into(),
+            (Some(_), [b'H', b'T', b'T', b'P', b'/', ..]) => {
+                "not an HTTP/2 server: it answered HTTP/1.x over TLS (no gRPC on this port?)".into()
+            }
+            _ => format!(
+                "not an HTTP/2 server (its first bytes: {})",
+                first
+                    .iter()
+                    .map(|b| format!("{b:02x}"))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            ),
+        }
     }
 
     /// A non-OK gRPC status for the Check call, in words that say what is wrong.
-    fn rpc_failure(&self, status: &tonic::Status, service: &str, attempt: &Attempt) -> Failure {
+    fn rpc_failure(
+        &self,
+        status: &tonic::Status,
+        from_server: bool,
+        http_status: Option<u16>,
+        service: &str,
+        attempt: &Attempt,
+    ) -> Failure {
         let code = status.code();
         let failure = match code {
+            _ if !from_server && http_status.is_some_and(|s| s != 200) => Failure::new(
+                Phase::Rpc,
+                format!(
+                    "the server answered HTTP {} without a gRPC status (not a gRPC answer: a \
+                     proxy whose backend is down?)",
+                    http_status.unwrap_or_default()
+                ),
+            ),
             Code::NotFound => Failure::new(
                 Phase::Rpc,
                 format!("unknown service \"{service}\" (NOT_FOUND)"),
@@ -301,20 +343,13 @@ impl GrpcProbe {
             ),
             Code::DeadlineExceeded => attempt.expired(),
             Code::Cancelled if attempt.remaining().is_err() => attempt.expired(),
-            // The connection broke under HTTP/2: the peer speaks something else, or (over TLS
-            // 1.3, where the server judges the client certificate after the handshake) it
-            // rejected us. Say which explanations fit what was asked.
+            // The server greeted us in HTTP/2 and the connection broke afterwards.
             Code::Unknown | Code::Internal | Code::Unavailable | Code::Cancelled
-                if is_h2_failure(status) =>
+                if !from_server && is_h2_failure(status) =>
             {
-                let hint = match &self.tls {
-                    None => "not a gRPC server: an HTTP/1.1 server, or one that expects TLS (--tls)?",
-                    Some(tls) if tls.has_client_cert() => "did the server reject the client certificate?",
-                    Some(_) => "does the server require a client certificate (--tls-client-cert/--tls-client-key)?",
-                };
                 Failure::new(
                     Phase::Rpc,
-                    format!("the connection broke during the HTTP/2 exchange ({hint})"),
+                    "the connection broke during the HTTP/2 exchange (the server closed or reset it)",
                 )
             }
             _ => {
@@ -327,14 +362,15 @@ impl GrpcProbe {
                 Failure::new(Phase::Rpc, format!("{}{msg}", code_name(code)))
             }
         };
-        if from_server(status) {
+        if from_server {
             failure.with("grpc_status", Fact::Str(code_name(code).into()))
         } else {
             failure
         }
     }
 
-    /// A failed channel setup: refused, unreachable, TLS, or out of time.
+    /// A failed channel setup: refused, unreachable, TLS, or out of time — classified where
+    /// it happened, in the connector ([`transport`]).
     fn connect_failure(&self, e: &tonic::transport::Error, attempt: &Attempt) -> Failure {
         if attempt.remaining().is_err() {
             return attempt.expired();
@@ -344,17 +380,12 @@ impl GrpcProbe {
             if let Some(ConnectFailure(failure)) = err.downcast_ref::<ConnectFailure>() {
                 return failure.clone();
             }
-            if let Some(tls) = err.downcast_ref::<rustls::Error>() {
-                return Failure::new(Phase::Tls, tls::reason(tls));
-            }
-            if let Some(io) = err.downcast_ref::<io::Error>() {
-                if let Some(inner) = io.get_ref() {
-                    if let Some(ConnectFailure(failure)) = inner.downcast_ref::<ConnectFailure>() {
-                        return failure.clone();
-                    }
-                    if let Some(tls) = inner.downcast_ref::<rustls::Error>() {
-                        return Failure::new(Phase::Tls, tls::reason(tls));
-                    }
+            if let Some(io) = err.downcast_ref::<std::io::Error>() {
+                if let Some(ConnectFailure(failure)) = io
+                    .get_ref()
+                    .and_then(|i| i.downcast_ref::<ConnectFailure>())
+                {
+                    return failure.clone();
                 }
                 return Failure::new(attempt.trace().phase(), io_reason(io));
             }
@@ -364,30 +395,46 @@ impl GrpcProbe {
     }
 }
 
-/// `host:port`, `[v6]:port`, `PORT`, `unix:///abs/path` or `unix:path`.
-fn parse_dial(addr: &str) -> Result<Dial, Misconfig> {
-    if let Some(rest) = addr.strip_prefix("unix:") {
-        let path = rest.strip_prefix("//").unwrap_or(rest);
-        let path = PathBuf::from(path);
-        net::check_unix_path(&format!("grpc address \"{addr}\""), &path)?;
-        return Ok(Dial::Unix(path));
+/// The answer to one Check: SERVING, or the serving status it named.
+fn judge(status: i32, service: &str) -> Result<Option<Code>, Failure> {
+    if status == ServingStatus::Serving as i32 {
+        return Ok(None);
     }
-    HostPort::parse(addr)
-        .map(Dial::Tcp)
-        .map_err(|e| Misconfig(format!("grpc address {e}")))
+    let name = ServingStatus::try_from(status)
+        .map(|s| s.as_str_name().to_string())
+        .unwrap_or_else(|_| format!("status {status}"));
+    Err(Failure::check(format!("{} is {name}", who(service)))
+        .with("serving_status", Fact::Str(name))
+        .with("service", Fact::Str(service.to_string())))
 }
 
-/// A connect failure already classified by [`net`], carried through tonic as an io::Error.
-#[derive(Debug)]
-struct ConnectFailure(Failure);
-
-impl std::fmt::Display for ConnectFailure {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.0.fmt(f)
-    }
+/// The authority goes into a URI: check it parses as one now, not mid-run.
+fn check_authority(authority: &str) -> Result<(), Misconfig> {
+    format!("http://{authority}")
+        .parse::<Uri>()
+        .ok()
+        .filter(|u| u.path() == "/" && u.query().is_none())
+        .map(drop)
+        .ok_or_else(|| Misconfig(format!("--authority: invalid authority \"{authority}\"")))
 }
 
-impl std::error::Error for ConnectFailure {}
+/// `--rpc-header NAME: VALUE`, each validated as gRPC metadata.
+fn metadata(headers: &[String]) -> Result<Metadata, Misconfig> {
+    headers
+        .iter()
+        .map(|h| {
+            let (name, value) = h
+                .split_once(':')
+                .ok_or_else(|| Misconfig(format!("--rpc-header: \"{h}\" must be NAME: VALUE")))?;
+            let name = name.trim();
+            let key = MetadataKey::from_bytes(name.to_ascii_lowercase().as_bytes())
+                .map_err(|_| Misconfig(format!("--rpc-header: invalid name \"{name}\"")))?;
+            let value = MetadataValue::try_from(value.trim())
+                .map_err(|_| Misconfig(format!("--rpc-header: invalid value for {name}")))?;
+            Ok((key, value))
+        })
+        .collect()
+}
 
 /// The canonical upper-case name of a status code, as in the gRPC spec.
 fn code_name(code: Code) -> &'static str {
@@ -403,13 +450,7 @@ fn who(service: &str) -> String {
     }
 }
 
-/// Whether the server itself sent this status: tonic also reports transport failures (an
-/// HTTP/1.1 peer, a reset) as UNKNOWN/UNAVAILABLE statuses, with the cause as their source.
-fn from_server(status: &tonic::Status) -> bool {
-    std::error::Error::source(status).is_none()
-}
-
-/// Whether the call failed below gRPC, in HTTP/2 itself (e.g. the peer answered HTTP/1.1).
+/// Whether the call failed below gRPC, in HTTP/2 itself (a reset, a closed connection).
 fn is_h2_failure(status: &tonic::Status) -> bool {
     let mut source: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(status);
     while let Some(err) = source {
@@ -420,80 +461,4 @@ fn is_h2_failure(status: &tonic::Status) -> bool {
         source = err.source();
     }
     status.message().contains("transport error") || status.message().contains("h2 protocol error")
-}
-
-/// Any byte stream the channel can run over (TCP or unix, with or without TLS).
-trait Stream: AsyncRead + AsyncWrite + Send + Unpin {}
-impl<T: AsyncRead + AsyncWrite + Send + Unpin> Stream for T {}
-
-/// Dials the target: each pre-resolved address in turn (or the unix socket), then TLS.
-#[derive(Clone)]
-struct Dialer {
-    dial: Dial,
-    addrs: Vec<SocketAddr>,
-    attempt: Attempt,
-    tls: Option<(Arc<rustls::ClientConfig>, ServerName<'static>)>,
-}
-
-impl Dialer {
-    async fn open(self) -> io::Result<Box<dyn Stream>> {
-        let classified = |f: Failure| io::Error::other(ConnectFailure(f));
-        let plain: Box<dyn Stream> = match &self.dial {
-            Dial::Unix(path) => {
-                self.attempt.enter(Phase::Connect);
-                let stream = UnixStream::connect(path)
-                    .await
-                    .map_err(|e| classified(net::unix_failure(&e, path)))?;
-                self.attempt.set_peer(path.display().to_string());
-                Box::new(stream)
-            }
-            Dial::Tcp(_) => {
-                let stream = net::connect_any_async(&self.addrs, &self.attempt)
-                    .await
-                    .map_err(classified)?;
-                // Health checks are one small request: send it without Nagle's delay.
-                let _ = stream.set_nodelay(true);
-                Box::new(stream)
-            }
-        };
-        let Some((config, name)) = self.tls else {
-            return Ok(plain);
-        };
-        self.attempt.enter(Phase::Tls);
-        let stream = tokio_rustls::TlsConnector::from(config)
-            .connect(name, plain)
-            .await?;
-        Ok(Box::new(stream))
-    }
-}
-
-impl tower_service::Service<Uri> for Dialer {
-    type Response = TokioIo<Box<dyn Stream>>;
-    type Error = io::Error;
-    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, io::Error>> + Send>>;
-
-    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), io::Error>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, _uri: Uri) -> Self::Future {
-        let dialer = self.clone();
-        Box::pin(async move { dialer.open().await.map(TokioIo::new) })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn unix_addresses_parse() {
-        assert!(
-            matches!(parse_dial("unix:///run/app.sock"), Ok(Dial::Unix(p)) if p.as_os_str() == "/run/app.sock")
-        );
-        assert!(
-            matches!(parse_dial("unix:app.sock"), Ok(Dial::Unix(p)) if p.as_os_str() == "app.sock")
-        );
-        assert!(parse_dial("unix://").is_err());
-    }
 }

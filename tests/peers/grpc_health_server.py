@@ -10,10 +10,15 @@ until stdin closes.
                            repeatable (`user-agent^=x` checks a prefix)
   --tls CERT KEY           serve TLS; --client-ca CA additionally requires client certificates
   --huge BYTES             answer Check with SERVING plus an unknown field of BYTES bytes
+  --slow SECONDS           wait this long before answering each Check (an RPC that hangs)
+  --listen-after SECONDS   print the port at once but listen only after this long (a server
+                           that is still starting: until then the port refuses connections)
 """
 
 import argparse
+import socket
 import sys
+import time
 from concurrent import futures
 
 import grpc
@@ -21,10 +26,11 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 
 class StrictHealth(health.HealthServicer):
-    def __init__(self, fail, require):
+    def __init__(self, fail, require, slow):
         super().__init__()
         self._fail = fail
         self._require = require
+        self._slow = slow
 
     def Check(self, request, context):
         metadata = dict(context.invocation_metadata())
@@ -35,6 +41,8 @@ class StrictHealth(health.HealthServicer):
                 ok = metadata.get(key) == value
             if not ok:
                 context.abort(grpc.StatusCode.PERMISSION_DENIED, f"missing metadata {key}={value}: got {metadata}")
+        if self._slow:
+            time.sleep(self._slow)
         if self._fail:
             context.abort(getattr(grpc.StatusCode, self._fail), "shedding load")
         return super().Check(request, context)
@@ -50,6 +58,8 @@ def main() -> None:
     parser.add_argument("--client-ca")
     parser.add_argument("--unix")
     parser.add_argument("--huge", type=int)
+    parser.add_argument("--slow", type=float)
+    parser.add_argument("--listen-after", type=float)
     args = parser.parse_args()
 
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=4),
@@ -70,12 +80,21 @@ def main() -> None:
             (grpc.method_handlers_generic_handler("grpc.health.v1.Health", {"Check": handler}),))
     elif not args.no_health:
         require = [tuple(r.split("=", 1)) for r in args.require]
-        servicer = StrictHealth(args.fail, require)
+        servicer = StrictHealth(args.fail, require, args.slow)
         for item in args.set:
             name, _, status = item.partition("=")
             servicer.set(name, health_pb2.HealthCheckResponse.ServingStatus.Value(status))
         health_pb2_grpc.add_HealthServicer_to_server(servicer, server)
     address = f"unix:{args.unix}" if args.unix else "127.0.0.1:0"
+    if args.listen_after:
+        # Hold the port (bound, not listening: connections are refused) so that nothing else
+        # takes it; grpcio binds it again with SO_REUSEPORT once "started".
+        reserved = socket.socket()
+        reserved.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        reserved.bind(("127.0.0.1", 0))
+        address = "127.0.0.1:%d" % reserved.getsockname()[1]
+        print(reserved.getsockname()[1], flush=True)
+        time.sleep(args.listen_after)
     if args.tls:
         cert, key = (open(p, "rb").read() for p in args.tls)
         client_ca = open(args.client_ca, "rb").read() if args.client_ca else None
@@ -85,7 +104,8 @@ def main() -> None:
     else:
         port = server.add_insecure_port(address)
     server.start()
-    print(0 if args.unix else port, flush=True)
+    if not args.listen_after:
+        print(0 if args.unix else port, flush=True)
     sys.stdin.read()
     server.stop(grace=None)
 

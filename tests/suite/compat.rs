@@ -1,10 +1,15 @@
 //! Drop-in for grpc-health-probe: the binary reached through a symlink named
 //! `grpc_health_probe` (or `grpc-health-probe`) takes that tool's flags, prints its messages
-//! and exits with its codes 0-4.
+//! and exits with its codes 0-4 — matched against v0.4.56: target URIs, re-dialling until
+//! -connect-timeout, the HTTP/2 handshake inside -connect-timeout, peers that never speak gRPC
+//! as connection failures (2), Go durations, text passed through literally, `-h` exiting 1.
 
-use crate::common::{closed_port, run_with, silent_server, Peer, Run, TempDir};
-use std::process::Command;
-use std::time::Duration;
+use crate::common::{
+    closed_port, http_server, make_certs, run_with, silent_server, Peer, Run, Server, TempDir,
+};
+use std::process::{Command, Stdio};
+use std::sync::{mpsc, Mutex};
+use std::time::{Duration, Instant};
 
 /// Runs the binary through a symlink called `name`.
 fn probe_as(name: &str, args: &[&str]) -> Run {
@@ -36,11 +41,12 @@ fn exit_codes_0_to_4() {
     let addr = format!("-addr=localhost:{}", peer.port);
     expect(&grpc_health_probe(&[&addr]), 0, "status: SERVING");
     expect(&grpc_health_probe(&[]), 1, "error: -addr not specified");
+    // grpc-go re-dials a refused port until -connect-timeout, then says it timed out.
     let refused = format!("127.0.0.1:{}", closed_port());
     expect(
-        &grpc_health_probe(&["-addr", &refused]),
+        &grpc_health_probe(&["-addr", &refused, "-connect-timeout", "100ms"]),
         2,
-        &format!("error: failed to connect service at \"{refused}\""),
+        &format!("timeout: failed to connect service \"{refused}\" within 100ms"),
     );
     expect(
         &grpc_health_probe(&[&addr, "-service", "nope"]),
@@ -81,14 +87,260 @@ fn the_dashed_name_and_go_flag_forms_work() {
 
 #[test]
 fn rpc_timeout_is_its_own_limit() {
-    let server = silent_server();
-    let run = grpc_health_probe(&["-addr", &server.hostport(), "-rpc-timeout", "300ms"]);
+    // A server that greets in HTTP/2 but does not answer the Check in time.
+    let peer = Peer::python(
+        "grpc_health_server.py",
+        &["--set", "=SERVING", "--slow", "5"],
+    );
+    let run = grpc_health_probe(&["-addr", &peer.hostport(), "-rpc-timeout", "300ms"]);
     expect(&run, 3, "timeout: health rpc did not complete within 300ms");
     assert!(
         run.elapsed < Duration::from_millis(1300),
         "{:?}",
         run.elapsed
     );
+}
+
+#[test]
+fn connect_timeout_bounds_the_http2_handshake() {
+    // A peer that accepts TCP and says nothing: grpc-go waits for its HTTP/2 SETTINGS within
+    // -connect-timeout, and so do we (this once ran into -rpc-timeout and exited 3).
+    let mute = silent_server();
+    let run = grpc_health_probe(&[
+        "-addr",
+        &mute.hostport(),
+        "-connect-timeout",
+        "300ms",
+        "-rpc-timeout",
+        "3s",
+    ]);
+    eprintln!(
+        "mute peer, -connect-timeout 300ms: ended at {:?}",
+        run.elapsed
+    );
+    let want = format!(
+        "timeout: failed to connect service \"{}\" within 300ms",
+        mute.hostport()
+    );
+    expect(&run, 2, &want);
+    assert!(
+        run.elapsed >= Duration::from_millis(300) && run.elapsed < Duration::from_millis(800),
+        "{:?}",
+        run.elapsed
+    );
+}
+
+#[test]
+fn peers_that_never_speak_grpc_are_connection_failures() {
+    let http1 = http_server(200, "ok");
+    expect(
+        &grpc_health_probe(&["-addr", &http1.hostport()]),
+        2,
+        "error: failed to connect service at",
+    );
+    let dir = TempDir::new("compat-not-grpc");
+    let certs = make_certs(&dir);
+    let (cert, key, ca) = (
+        certs.cert.to_str().unwrap(),
+        certs.key.to_str().unwrap(),
+        certs.ca.to_str().unwrap(),
+    );
+    let tls_only = Peer::python(
+        "grpc_health_server.py",
+        &["--set", "=SERVING", "--tls", cert, key],
+    );
+    expect(
+        &grpc_health_probe(&["-addr", &format!("localhost:{}", tls_only.port)]),
+        2,
+        "error: failed to connect service at",
+    );
+    let mtls = Peer::python(
+        "grpc_health_server.py",
+        &["--set", "=SERVING", "--tls", cert, key, "--client-ca", ca],
+    );
+    let mtls = format!("localhost:{}", mtls.port);
+    expect(
+        &grpc_health_probe(&["-addr", &mtls, "-tls", "-tls-ca-cert", ca]),
+        2,
+        "client certificate",
+    );
+    let with_cert = grpc_health_probe(&[
+        "-addr",
+        &mtls,
+        "-tls",
+        "-tls-ca-cert",
+        ca,
+        "-tls-client-cert",
+        certs.client_cert.to_str().unwrap(),
+        "-tls-client-key",
+        certs.client_key.to_str().unwrap(),
+    ]);
+    assert_eq!(with_cert.code, 0, "{with_cert:#?}");
+}
+
+#[test]
+fn sigterm_while_connecting_is_a_connection_failure() {
+    // The server tells us when the probe has connected (it then stays mute); then SIGTERM.
+    let (tx, rx) = mpsc::channel();
+    let tx = Mutex::new(tx);
+    let server = Server::start(move |conn| {
+        let _ = tx.lock().unwrap().send(());
+        std::thread::sleep(Duration::from_secs(20));
+        drop(conn);
+    });
+    let dir = TempDir::new("compat-sigterm");
+    let link = dir.join("grpc_health_probe");
+    std::os::unix::fs::symlink(crate::common::bin(), &link).unwrap();
+    let child = Command::new(&link)
+        .args(["-addr", &server.hostport(), "-connect-timeout", "20s"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    rx.recv_timeout(Duration::from_secs(10))
+        .expect("the probe never connected");
+    let sent = Instant::now();
+    assert!(Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap()
+        .success());
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        sent.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        sent.elapsed()
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert_eq!(
+        stderr.trim_end(),
+        format!(
+            "error: failed to connect service at \"{}\": connect: interrupted by SIGTERM",
+            server.hostport()
+        )
+    );
+}
+
+#[test]
+fn connect_is_retried_until_the_connect_timeout() {
+    // A server that is still starting: its port refuses for ~300 ms. grpc-go re-dials with
+    // backoff until -connect-timeout; so does compat mode (the native probe does not:
+    // grpc_connect::a_refused_connection_is_reported_at_once).
+    let peer = Peer::python(
+        "grpc_health_server.py",
+        &["--set", "=SERVING", "--listen-after", "0.3"],
+    );
+    let started = Instant::now();
+    let run = grpc_health_probe(&["-addr", &peer.hostport(), "-connect-timeout", "3s"]);
+    eprintln!(
+        "server listening after 300 ms: SERVING {:?} after the peer started (probe ran {:?})",
+        started.elapsed(),
+        run.elapsed
+    );
+    assert_eq!(run.code, 0, "{run:#?}");
+    assert_eq!(run.stderr.trim_end(), "status: SERVING");
+    assert!(
+        started.elapsed() >= Duration::from_millis(250)
+            && run.elapsed < Duration::from_millis(1500),
+        "{run:#?}"
+    );
+}
+
+#[test]
+fn grpc_target_uris_and_named_ports() {
+    let peer = Peer::python("grpc_health_server.py", &["--set", "=SERVING"]);
+    let p = peer.port;
+    for addr in [
+        format!("dns:///localhost:{p}"),
+        format!("passthrough:///127.0.0.1:{p}"),
+        format!("ipv4:127.0.0.1:{p}"),
+    ] {
+        let run = grpc_health_probe(&["-addr", &addr]);
+        assert_eq!(run.code, 0, "{addr}: {run:#?}");
+        assert_eq!(run.stderr.trim_end(), "status: SERVING");
+    }
+    expect(
+        &grpc_health_probe(&["-addr", "localhost:no-such-service"]),
+        1,
+        "error: grpc address \"localhost:no-such-service\": \"no-such-service\" is neither a port number",
+    );
+}
+
+#[test]
+fn go_durations_take_a_sign_and_more_than_a_day() {
+    let peer = Peer::python("grpc_health_server.py", &["--set", "=SERVING"]);
+    let addr = format!("-addr={}", peer.hostport());
+    for args in [
+        ["-connect-timeout", "+2s", "-rpc-timeout", "25h"],
+        [
+            "-connect-timeout",
+            "2562047h47m16.854775807s",
+            "-rpc-timeout",
+            "2562047h",
+        ],
+    ] {
+        let mut all = vec![addr.as_str()];
+        all.extend(args);
+        let run = grpc_health_probe(&all);
+        assert_eq!(run.code, 0, "{all:?}: {run:#?}");
+    }
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &["-connect-timeout", "-1s"],
+            "error: -connect-timeout must be greater than zero (specified: -1s)",
+        ),
+        (
+            &["-rpc-timeout=-90s"],
+            "error: -rpc-timeout must be greater than zero (specified: -1m30s)",
+        ),
+        (
+            &["-rpc-timeout", "2562048h"],
+            "invalid value \"2562048h\" for flag -rpc-timeout: parse error",
+        ),
+    ];
+    for (args, fragment) in cases {
+        let mut all = vec![addr.as_str()];
+        all.extend(args.iter());
+        expect(&grpc_health_probe(&all), 1, fragment);
+    }
+}
+
+#[test]
+fn text_reaches_the_server_literally() {
+    // No ${NAME} or $$ expansion in this mode: the original passes the text through.
+    let peer = Peer::python(
+        "grpc_health_server.py",
+        &[
+            "--set",
+            "=SERVING",
+            "--require",
+            "x-literal=${HEALTHPROBE_TEST_X}$$",
+            "--require",
+            "user-agent^=ua-$$-${HEALTHPROBE_TEST_X}",
+        ],
+    );
+    let header = "x-literal: ${HEALTHPROBE_TEST_X}$$";
+    let agent = "ua-$$-${HEALTHPROBE_TEST_X}";
+    let dir = TempDir::new("compat-literal");
+    let link = dir.join("grpc_health_probe");
+    std::os::unix::fs::symlink(crate::common::bin(), &link).unwrap();
+    let run = run_with(
+        Command::new(&link)
+            .args(["-addr", &peer.hostport(), "-rpc-header", header])
+            .args(["-user-agent", agent])
+            .env("HEALTHPROBE_TEST_X", "expanded"),
+    );
+    assert_eq!(run.code, 0, "{run:#?}");
+    assert_eq!(run.stderr.trim_end(), "status: SERVING");
+    // The control: the native command does expand, and the server then refuses the call.
+    run_with(
+        Command::new(crate::common::bin())
+            .args(["grpc", &peer.hostport(), "--rpc-header", header])
+            .args(["--user-agent", agent])
+            .env("HEALTHPROBE_TEST_X", "expanded"),
+    )
+    .expect(1, "PERMISSION_DENIED");
 }
 
 #[test]
@@ -152,14 +404,19 @@ fn argument_errors_exit_1_with_the_original_words() {
 }
 
 #[test]
-fn version_and_help_exit_0() {
+fn help_exits_1_on_stderr_and_version_0_on_stdout() {
+    // As measured with v0.4.56: Go's flag package (ContinueOnError) returns ErrHelp, and the
+    // tool exits 1 on any parse error, with the usage on stderr.
+    for help in ["-h", "-help", "--help"] {
+        let run = grpc_health_probe(&["-addr=x:1", help]);
+        assert_eq!(run.code, 1, "{run:#?}");
+        assert!(run.stderr.contains("-addr"), "{run:#?}");
+        assert!(run.stdout.is_empty(), "{run:#?}");
+    }
     let run = grpc_health_probe(&["-version"]);
-    assert_eq!(run.code, 0);
+    assert_eq!(run.code, 0, "{run:#?}");
     assert!(
         run.stdout.contains("grpc-health-probe compatible"),
         "{run:#?}"
     );
-    let run = grpc_health_probe(&["-h"]);
-    assert_eq!(run.code, 0);
-    assert!(run.stdout.contains("-addr"), "{run:#?}");
 }

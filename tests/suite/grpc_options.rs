@@ -156,7 +156,7 @@ fn alive_on_counts_load_shedding_as_alive() {
 #[test]
 fn an_http1_server_is_not_a_grpc_server() {
     let server = http_server(200, "ok");
-    healthprobe(&["grpc", &server.hostport()]).expect(1, "not a gRPC server");
+    healthprobe(&["grpc", &server.hostport()]).expect(1, "connect: not an HTTP/2 server");
 }
 
 #[test]

@@ -133,7 +133,7 @@ fn answers_that_are_not_http() {
     hostile(&["http", &http(&closes)], "request: connection ");
     hostile(
         &["grpc", &closes.hostport()],
-        "rpc: the connection broke during the HTTP/2 exchange",
+        "connect: the server closed the connection without an HTTP/2 greeting",
     );
 
     let resets = Server::start(|c| {
