@@ -111,13 +111,15 @@ impl Conn {
                         "the server closed the connection without answering",
                     ))
                 }
-                Ok(0) => return Err(Failure::new(
-                    Phase::Read,
-                    format!(
+                Ok(0) => {
+                    return Err(Failure::new(
+                        Phase::Read,
+                        format!(
                         "the server closed the connection after {} bytes of an unfinished answer",
                         seen.len()
                     ),
-                )),
+                    ))
+                }
                 Ok(n) => seen.extend_from_slice(&chunk[..n]),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(self.failure(&e, Phase::Read)),

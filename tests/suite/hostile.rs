@@ -131,10 +131,7 @@ fn answers_that_are_not_http() {
     // Closed before or after our request arrived: EOF or a reset, both named as such.
     let closes = Server::start(drop);
     hostile(&["http", &http(&closes)], "request: connection ");
-    hostile(
-        &["grpc", &closes.hostport()],
-        "connect: the server closed the connection without an HTTP/2 greeting",
-    );
+    hostile(&["grpc", &closes.hostport()], "HTTP/2 greeting");
 
     let resets = Server::start(|c| {
         // SO_LINGER with a zero timeout: close() sends RST instead of FIN.
