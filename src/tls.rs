@@ -511,6 +511,9 @@ pub fn reason(e: &rustls::Error) -> String {
         Error::InvalidCertificate(
             CertificateError::InvalidPurpose | CertificateError::InvalidPurposeContext { .. },
         ) => "certificate not meant for a TLS server (extended key usage)".into(),
+        Error::InvalidCertificate(CertificateError::BadSignature) => {
+            "certificate signature does not verify (signed by another CA of the same name?)".into()
+        }
         Error::InvalidCertificate(CertificateError::Other(o)) if is_ca_as_end_entity(o) => {
             "self-signed certificate (a CA certificate used as the server's own) is not \
              trusted: pass that certificate itself as --tls-ca-cert"

@@ -25,3 +25,4 @@ mod nginx;
 mod observability;
 mod size;
 mod tcp;
+mod tls_trust;
