@@ -19,6 +19,7 @@
 //! holds its key. That is sound: whoever holds a trust anchor's key could sign any certificate
 //! anyway, and curl and Go accept it the same way.
 
+mod pem;
 mod store;
 mod x509;
 
@@ -421,7 +422,7 @@ impl ServerCertVerifier for Verifier {
             Err(e) => return Err(e),
         };
         for part in (0..).map_while(|n| system.part(n)) {
-            let result = part.anchors.verify(
+            let result = part.anchors_for(end_entity, intermediates).verify(
                 end_entity,
                 &parsed,
                 intermediates,

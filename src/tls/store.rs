@@ -21,10 +21,9 @@ use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::CertificateDer;
 
-use super::Anchors;
+use super::{pem, x509, Anchors};
 
 /// Go's bundle files, in its order (crypto/x509/root_linux.go).
 const BUNDLES: [&str; 6] = [
@@ -56,16 +55,44 @@ pub struct System {
     dir_files: OnceLock<Part>,
 }
 
-/// One part of the store as loaded: its anchors and what was read.
+/// One part of the store as loaded: its certificates and what was read.
 #[derive(Debug, Default)]
 pub struct Part {
-    /// The certificates that parsed.
-    pub anchors: Anchors,
+    /// The certificates whose PEM decoded.
+    certs: Vec<CertificateDer<'static>>,
     /// The paths read (for the message when nothing vouches for a server).
     pub sources: Vec<String>,
     /// Device and inode of the bundle read, so the directories do not read it again
     /// (`/etc/ssl/certs/ca-certificates.crt` is inside `/etc/ssl/certs`).
     file_id: Option<(u64, u64)>,
+}
+
+impl Part {
+    /// The trust anchors that could vouch for this chain: the certificates named as the
+    /// issuer of the server's certificate or of an intermediate it sent (the only anchors
+    /// webpki's path building can use), and the server's certificate itself if it is in the
+    /// store. Turning all ~150 certificates of a bundle into anchors on every run would cost
+    /// more than the handshake's signature checks; comparing names costs little.
+    pub fn anchors_for(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+    ) -> Anchors {
+        let issuers: Vec<&[u8]> = std::iter::once(end_entity)
+            .chain(intermediates)
+            .filter_map(|c| x509::names(c).map(|(issuer, _)| issuer))
+            .collect();
+        let mut anchors = Anchors::default();
+        for cert in &self.certs {
+            let wanted = cert.as_ref() == end_entity.as_ref()
+                || x509::names(cert).is_some_and(|(_, subject)| issuers.contains(&subject));
+            if wanted {
+                // Lenient, as for the whole store: one that webpki cannot use is skipped.
+                let _ = anchors.add(cert.clone());
+            }
+        }
+        anchors
+    }
 }
 
 impl System {
@@ -119,7 +146,7 @@ fn load_bundle(candidates: &[PathBuf]) -> Part {
     let mut part = Part::default();
     for path in candidates {
         if let Ok((data, id)) = read_regular(path, MAX_FILE_BYTES) {
-            let added = add_pem(&mut part.anchors, &data);
+            let added = add_pem(&mut part.certs, &data);
             if added > 0 {
                 part.sources.push(path.display().to_string());
             }
@@ -158,7 +185,7 @@ fn load_dirs(dirs: &[PathBuf], skip: Option<(u64, u64)>) -> Part {
             };
             bytes += data.len() as u64;
             if Some(id) != skip {
-                added += add_pem(&mut part.anchors, &data);
+                added += add_pem(&mut part.certs, &data);
             }
         }
         if added > 0 {
@@ -175,12 +202,12 @@ fn is_same_dir_symlink(entry: &std::fs::DirEntry, path: &Path) -> bool {
         && std::fs::read_link(path).is_ok_and(|t| !t.as_os_str().as_encoded_bytes().contains(&b'/'))
 }
 
-/// Adds every certificate of a PEM text that parses; returns how many did.
-fn add_pem(anchors: &mut Anchors, pem: &[u8]) -> usize {
-    CertificateDer::pem_slice_iter(pem)
-        .filter_map(Result::ok)
-        .filter(|der| anchors.add(der.clone()).is_ok())
-        .count()
+/// Adds every certificate of a PEM text whose base64 decodes; returns how many.
+fn add_pem(certs: &mut Vec<CertificateDer<'static>>, text: &[u8]) -> usize {
+    let found = pem::certificates(text);
+    let n = found.len();
+    certs.extend(found.into_iter().map(CertificateDer::from));
+    n
 }
 
 /// Why a file was not read.

@@ -38,8 +38,16 @@ const EXT_KEY_USAGE: &[u8] = &[0x55, 0x1d, 0x25];
 const SERVER_AUTH: &[u8] = &[0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x03, 0x01];
 const ANY_KEY_USAGE: &[u8] = &[0x55, 0x1d, 0x25, 0x00];
 
-/// Reads validity and extended key usage from a DER certificate; None if it is not one.
-pub fn parse(der: &[u8]) -> Option<Facts> {
+/// The issuer and subject names of a DER certificate (the contents of each Name, as webpki
+/// compares them when it looks for an issuer); None if it is not a certificate.
+pub fn names(der: &[u8]) -> Option<(&[u8], &[u8])> {
+    let (mut tbs, issuer) = to_issuer(der)?;
+    expect(&mut tbs, SEQUENCE)?; // validity
+    Some((issuer, expect(&mut tbs, SEQUENCE)?))
+}
+
+/// TBSCertificate from its issuer on, and the issuer.
+fn to_issuer(der: &[u8]) -> Option<(&[u8], &[u8])> {
     let mut input = der;
     let mut cert = expect(&mut input, SEQUENCE)?;
     let mut tbs = expect(&mut cert, SEQUENCE)?;
@@ -48,7 +56,13 @@ pub fn parse(der: &[u8]) -> Option<Facts> {
     }
     expect(&mut tbs, INTEGER)?; // serialNumber
     expect(&mut tbs, SEQUENCE)?; // signature
-    expect(&mut tbs, SEQUENCE)?; // issuer
+    let issuer = expect(&mut tbs, SEQUENCE)?;
+    Some((tbs, issuer))
+}
+
+/// Reads validity and extended key usage from a DER certificate; None if it is not one.
+pub fn parse(der: &[u8]) -> Option<Facts> {
+    let (mut tbs, _) = to_issuer(der)?;
     let mut validity = expect(&mut tbs, SEQUENCE)?;
     let not_before = time(&mut validity)?;
     let not_after = time(&mut validity)?;
@@ -234,6 +248,16 @@ iOIRAk/32OA5Z4RBtc7uWHDCew==
     }
 
     #[test]
+    fn names_are_the_contents_of_issuer_and_subject() {
+        let cert = der(SELF_SIGNED);
+        let (issuer, subject) = names(&cert).expect("names");
+        // SET { SEQUENCE { OID commonName, UTF8String "localhost" } }
+        let cn = b"\x31\x12\x30\x10\x06\x03\x55\x04\x03\x0c\x09localhost";
+        assert_eq!((issuer, subject), (&cn[..], &cn[..]));
+        assert_eq!(names(&cert[..cert.len() / 3]), None);
+    }
+
+    #[test]
     fn every_truncation_is_refused() {
         let full = der(SELF_SIGNED);
         for len in 0..full.len() {
@@ -300,6 +324,7 @@ iOIRAk/32OA5Z4RBtc7uWHDCew==
             if let Some(facts) = parse(&cert) {
                 let _ = facts.not_after - facts.not_before;
             }
+            let _ = names(&cert);
         }
 
         #[test]
