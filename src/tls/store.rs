@@ -177,16 +177,18 @@ fn load_dirs(dirs: &[PathBuf], skip: Option<(u64, u64)>) -> Part {
             if is_same_dir_symlink(&entry, &path) {
                 continue;
             }
-            let Ok((data, id)) = read_regular(
-                &path,
-                MAX_FILE_BYTES.min(MAX_DIR_BYTES.saturating_sub(bytes)),
-            ) else {
+            // The bundle already read (Debian's lives in /etc/ssl/certs): not again.
+            if skip.is_some()
+                && std::fs::metadata(&path).is_ok_and(|m| Some((m.dev(), m.ino())) == skip)
+            {
+                continue;
+            }
+            let cap = MAX_FILE_BYTES.min(MAX_DIR_BYTES.saturating_sub(bytes));
+            let Ok((data, _)) = read_regular(&path, cap) else {
                 continue;
             };
             bytes += data.len() as u64;
-            if Some(id) != skip {
-                added += add_pem(&mut part.certs, &data);
-            }
+            added += add_pem(&mut part.certs, &data);
         }
         if added > 0 {
             part.sources.push(dir.display().to_string());
