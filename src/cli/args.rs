@@ -170,7 +170,7 @@ pub struct HttpArgs {
 /// TLS flags shared by `http` (https:// URLs) and `grpc` (with --tls).
 #[derive(Debug, Clone, Args, Default)]
 pub struct TlsArgs {
-    /// Trust only the CA certificates in this PEM file (instead of the built-in roots).
+    /// Trust only the certificates in this PEM file (not the built-in roots or system store).
     #[arg(
         env = "HEALTHPROBE_TLS_CA_CERT",
         hide_env_values = true,
