@@ -118,6 +118,17 @@ impl Anchors {
 }
 
 impl Tls {
+    /// [`Tls::load`] for a probe with a `--tls` switch: None without it, and `--tls-*` flags
+    /// without `--tls` are a mistake (they would be silently ignored).
+    pub fn load_if(enabled: bool, args: &TlsArgs) -> Result<Option<Tls>, Misconfig> {
+        let tls = Tls::load(args)?;
+        match (enabled, tls.is_customised()) {
+            (true, _) => Ok(Some(tls)),
+            (false, false) => Ok(None),
+            (false, true) => Err(Misconfig("--tls-* flags given without --tls".into())),
+        }
+    }
+
     /// Reads and checks every PEM file named by the flags; an unreadable or empty file, or a
     /// certificate in it that cannot be used, is a misconfiguration naming the flag.
     pub fn load(args: &TlsArgs) -> Result<Tls, Misconfig> {
@@ -639,7 +650,6 @@ impl Transport for TlsTransport {
 /// A TLS session over a blocking TCP stream, for probes that speak their own protocol over
 /// TLS (tcp --tls, postgres after SSLRequest, redis --tls). Every read and write is bounded by
 /// the time left in the attempt; classify their errors with [`failure`].
-#[allow(dead_code)] // for tcp --tls, postgres and redis (next commits)
 pub struct TlsStream {
     inner: StreamOwned<ClientConnection, Bounded>,
 }
@@ -652,13 +662,11 @@ impl std::fmt::Debug for TlsStream {
 
 /// A TCP stream whose every read and write gets the attempt's remaining time as its socket
 /// timeout, and fails with `TimedOut` once none is left.
-#[allow(dead_code)] // for tcp --tls, postgres and redis (next commits)
 struct Bounded {
     sock: TcpStream,
     attempt: Attempt,
 }
 
-#[allow(dead_code)] // for tcp --tls, postgres and redis (next commits)
 impl Bounded {
     fn left(&self) -> io::Result<std::time::Duration> {
         self.attempt
@@ -689,7 +697,6 @@ impl Write for Bounded {
 /// the server as `host` (or `--tls-server-name`) under the same rules as every probe, with no
 /// ALPN. Enters the tls phase; a failure is classified there (a plain-TCP server: "the server
 /// did not answer in TLS"; a mute one: timed out in tls).
-#[allow(dead_code)] // for tcp --tls, postgres and redis (next commits)
 pub fn connect(
     stream: TcpStream,
     tls: &Tls,
@@ -721,7 +728,6 @@ pub fn connect(
 
 /// The failure for an error of [`connect`] or of a [`TlsStream`] read or write, in the
 /// attempt's current phase: TLS problems in [`reason`]'s words, the deadline as a timeout.
-#[allow(dead_code)] // for tcp --tls, postgres and redis (next commits)
 pub fn failure(e: &io::Error, attempt: &Attempt) -> Failure {
     if let Some(tls) = e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) {
         return Failure::new(Phase::Tls, reason(tls));
@@ -738,8 +744,32 @@ pub fn failure(e: &io::Error, attempt: &Attempt) -> Failure {
     }
 }
 
-#[allow(dead_code)] // for tcp --tls, postgres and redis (next commits)
 impl TlsStream {
+    /// Waits up to `wait` for what the server sends right after the handshake and processes it,
+    /// without waiting for application data: a TLS 1.3 server that refuses the client's
+    /// certificate says so (an alert) only after the client has finished its handshake.
+    pub fn settle(&mut self, wait: std::time::Duration) -> io::Result<()> {
+        use std::os::fd::AsRawFd;
+        let mut pfd = libc::pollfd {
+            fd: self.inner.sock.sock.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        let ms = wait.as_millis().clamp(1, i32::MAX as u128) as libc::c_int;
+        // SAFETY: poll on the connection's own descriptor with one local pollfd.
+        if unsafe { libc::poll(&mut pfd, 1, ms) } <= 0 {
+            return Ok(());
+        }
+        if self.inner.conn.read_tls(&mut self.inner.sock)? == 0 {
+            return Err(io::Error::from(io::ErrorKind::UnexpectedEof));
+        }
+        self.inner
+            .conn
+            .process_new_packets()
+            .map(drop)
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
+    }
+
     /// Ends the session politely: close_notify (sent within the time left), FIN on the write
     /// side, and what the server already sent (TLS 1.3 session tickets, its own close_notify)
     /// read and dropped, so the kernel closes with FIN rather than RST and the server logs no

@@ -307,6 +307,13 @@ pub struct TcpArgs {
     #[arg(env = "HEALTHPROBE_EXPECT", hide_env_values = true, long, value_name = "TEXT",
           allow_hyphen_values = true, value_parser = Escaped::parse)]
     pub expect: Option<Escaped>,
+
+    /// Require a completed TLS handshake (then --send/--expect go over TLS).
+    #[arg(env = "HEALTHPROBE_TLS", hide_env_values = true, long, value_parser = BoolishValueParser::new())]
+    pub tls: bool,
+
+    #[command(flatten)]
+    pub tls_options: TlsArgs,
 }
 
 /// `healthprobe file`.
@@ -371,6 +378,13 @@ pub struct PostgresArgs {
         value_name = "NAME"
     )]
     pub database: Option<String>,
+
+    /// Ask for TLS first (SSLRequest); unhealthy if the server does not accept it.
+    #[arg(env = "HEALTHPROBE_TLS", hide_env_values = true, long, value_parser = BoolishValueParser::new())]
+    pub tls: bool,
+
+    #[command(flatten)]
+    pub tls_options: TlsArgs,
 }
 
 /// `healthprobe redis`.
@@ -402,6 +416,13 @@ pub struct RedisArgs {
         value_name = "NAME"
     )]
     pub user: Option<String>,
+
+    /// Use TLS (Redis 6+ with tls-port).
+    #[arg(env = "HEALTHPROBE_TLS", hide_env_values = true, long, value_parser = BoolishValueParser::new())]
+    pub tls: bool,
+
+    #[command(flatten)]
+    pub tls_options: TlsArgs,
 }
 
 /// `healthprobe mysql`.

@@ -69,12 +69,7 @@ impl GrpcProbe {
     /// Validates the address and flags (reads TLS files and /etc/services; no network I/O).
     pub fn new(args: GrpcArgs) -> Result<GrpcProbe, Misconfig> {
         let target = target::parse(&args.addr)?;
-        let tls = Tls::load(&args.tls_options)?;
-        let tls = match (args.tls, tls.is_customised()) {
-            (true, _) => Some(tls),
-            (false, false) => None,
-            (false, true) => return Err(Misconfig("--tls-* flags given without --tls".into())),
-        };
+        let tls = Tls::load_if(args.tls, &args.tls_options)?;
         let authority = args.authority.unwrap_or_else(|| target.authority.clone());
         check_authority(&authority)?;
         let user_agent = args
