@@ -13,7 +13,7 @@
 //! compat          grpc-health-probe's flags and words (GrpcArgs in, a line out)
 //! probe/*         http, grpc, tcp, file: new() validates (no I/O), run(&Attempt) checks
 //! net, tls        addresses and connecting; TLS trust and configuration — shared by probes
-//! cli             clap declarations (args), the types flags parse into (values), the front
+//! cli             flag tables and typed args (args), the parser (spec), value types, the front
 //! trace, watchdog one check's phase/timings/peer per attempt; the deadline's backstop thread
 //! verdict         Phase, Failure, Success, Misconfig, Outcome, Exit — plain data
 //! deadline, text, duration, json, expand, log_to, signals, alloc   (leaves)
