@@ -168,10 +168,21 @@ fn misconfigured(start: Instant, fallback: &Fallback, outcome: Outcome) -> Exit 
 }
 
 /// Output in grpc-health-probe's words (the style's timeouts are only used in messages).
+///
+/// grpc-health-probe has no `--log-to`, and its flags are kept as they are; the copy of the
+/// line for ECS (which shows health-check output nowhere) is asked for with the variables
+/// `HEALTHPROBE_LOG_TO` (and `HEALTHPROBE_LOG_HEALTHY`) instead.
 fn compat_output(style: compat::Style, verbose: bool) -> Output {
+    let log_to = std::env::var_os("HEALTHPROBE_LOG_TO").filter(|p| !p.is_empty());
+    let log_healthy = std::env::var("HEALTHPROBE_LOG_HEALTHY")
+        .ok()
+        .and_then(|v| cli::spec::boolish(&v))
+        .unwrap_or(false);
     Output {
         compat: Some(Arc::new(style)),
         verbose,
+        log_to: log_to.map(|p| Arc::new(p.into())),
+        log_healthy,
         ..Output::default()
     }
 }
