@@ -11,8 +11,11 @@
 //! exec            find CMD (126/127), exec or spawn it with default signal handling
 //! report          Outcome -> one line + exit code (text | json | compat); --log-to; once only
 //! compat          grpc-health-probe's flags and words (GrpcArgs in, a line out)
-//! probe/*         http, grpc, tcp, file: new() validates (no I/O), run(&Attempt) checks
+//! probe/*         http, grpc, tcp, file, postgres, redis, mysql: new() validates (no I/O),
+//!                 run(&Attempt) checks; pure wire codecs (pg_wire, resp, mysql_wire, grpc
+//!                 wire) and one bounded connection type (conn) beside them
 //! net, tls        addresses and connecting; TLS trust and configuration — shared by probes
+//! expect          bounded reads and `contains` (http body, tcp, file)
 //! cli             flag tables and typed args (args), the parser (spec), value types, the front
 //! trace, watchdog one check's phase/timings/peer per attempt; the deadline's backstop thread
 //! verdict         Phase, Failure, Success, Misconfig, Outcome, Exit — plain data
