@@ -212,7 +212,7 @@ fn scanners_see_every_dependency_in_each_binary() {
             "ring",
             "tokio",
             "tonic",
-            "ureq",
+            "httparse",
             "clap",
             "webpki-roots",
         ] {
