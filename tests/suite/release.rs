@@ -207,7 +207,15 @@ fn scanners_see_every_dependency_in_each_binary() {
             .iter()
             .map(|(n, v, _)| (n.clone(), v.clone()))
             .collect();
-        for must in ["rustls", "ring", "tokio", "h2", "http", "webpki-roots"] {
+        for must in [
+            "rustls",
+            "ring",
+            "tokio",
+            "h2",
+            "http",
+            "httparse",
+            "webpki-roots",
+        ] {
             assert!(
                 names.iter().any(|(n, _)| n == must),
                 "{arch}: {must} is not in the embedded list: {names:?}"
