@@ -42,6 +42,7 @@ use rustls::{
 };
 
 use crate::cli::TlsArgs;
+use crate::poll;
 use crate::text::io_reason;
 use crate::trace::Attempt;
 use crate::verdict::{Failure, Misconfig, Phase};
@@ -734,14 +735,8 @@ impl TlsStream {
     /// without waiting for application data: a TLS 1.3 server that refuses the client's
     /// certificate says so (an alert) only after the client has finished its handshake.
     pub fn settle(&mut self, wait: std::time::Duration) -> io::Result<()> {
-        let mut pfd = libc::pollfd {
-            fd: self.inner.sock.sock.as_raw_fd(),
-            events: libc::POLLIN,
-            revents: 0,
-        };
-        let ms = wait.as_millis().clamp(1, i32::MAX as u128) as libc::c_int;
-        // SAFETY: poll on the connection's own descriptor with one local pollfd.
-        if unsafe { libc::poll(&mut pfd, 1, ms) } <= 0 {
+        let until = std::time::Instant::now() + wait;
+        if !poll::ready(self.inner.sock.sock.as_raw_fd(), libc::POLLIN, until).unwrap_or(false) {
             return Ok(());
         }
         if self.inner.conn.read_tls(&mut self.inner.sock)? == 0 {
