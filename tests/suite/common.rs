@@ -7,7 +7,7 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -532,6 +532,25 @@ pub fn healthprobe_measured(args: &[&str]) -> (Run, i64) {
         .unwrap_or_else(|| panic!("/usr/bin/time gave no RSS (apt-get install time): {run:#?}"));
     let _ = std::fs::remove_file(&out);
     (run, rss)
+}
+
+/// Copies the executable `from` to `to` for a test to exec there. `cp` writes it, not this
+/// process: a file open for writing cannot be exec'd ("Text file busy"), and a child forked by
+/// another test thread while we held it open would keep it open until that child execs.
+pub fn copy_executable(from: impl AsRef<Path>, to: impl AsRef<Path>) {
+    let (from, to) = (from.as_ref(), to.as_ref());
+    let status = Command::new("cp")
+        .arg("--")
+        .arg(from)
+        .arg(to)
+        .status()
+        .expect("run cp");
+    assert!(
+        status.success(),
+        "cp {} {} failed",
+        from.display(),
+        to.display()
+    );
 }
 
 /// A small std-only test program from `tests/programs/<name>.rs`, built static for the musl

@@ -181,7 +181,7 @@ fn without_a_watchdog_thread_nothing_runs_unbounded() {
     // would otherwise hold the run for ~10 s with SIGTERM blocked.
     let dir = TempDir::new("nproc");
     let copy = dir.join("healthprobe");
-    std::fs::copy(bin(), &copy).unwrap();
+    crate::common::copy_executable(bin(), &copy);
     let _ = Command::new("chmod").args(["755"]).arg(&dir.0).status();
     let started = Instant::now();
     let run = run_with(
@@ -206,7 +206,7 @@ fn closed_stdio_in_empty_root(close: &[i32], args: &[&str]) -> (Option<i32>, Str
     let static_bin = std::env::var_os("HEALTHPROBE_STATIC_BIN")
         .map(PathBuf::from)
         .expect("HEALTHPROBE_STATIC_BIN (set by tests/run.sh)");
-    std::fs::copy(static_bin, root.join("healthprobe")).unwrap();
+    crate::common::copy_executable(static_bin, root.join("healthprobe"));
     let close = close.to_vec();
     let mut cmd = Command::new("/usr/sbin/chroot");
     cmd.arg(&root.0).arg("/healthprobe").args(args).env_clear();

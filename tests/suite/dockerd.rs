@@ -204,7 +204,7 @@ pub fn context() -> TempDir {
     let bin = std::env::var_os("HEALTHPROBE_STATIC_BIN")
         .map(PathBuf::from)
         .expect("HEALTHPROBE_STATIC_BIN is not set: run tests/run.sh, which builds the static musl binary");
-    std::fs::copy(bin, ctx.join("healthprobe")).unwrap();
-    std::fs::copy(crate::common::static_program("app"), ctx.join("app")).unwrap();
+    crate::common::copy_executable(bin, ctx.join("healthprobe"));
+    crate::common::copy_executable(crate::common::static_program("app"), ctx.join("app"));
     ctx
 }

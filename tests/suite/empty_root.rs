@@ -19,7 +19,7 @@ fn empty_root() -> Option<TempDir> {
         "HEALTHPROBE_STATIC_BIN is not set: run tests/run.sh, which builds the static musl binary",
     );
     let root = TempDir::new("root");
-    std::fs::copy(&bin, root.join("healthprobe")).expect("copy the static binary");
+    crate::common::copy_executable(&bin, root.join("healthprobe"));
     Some(root)
 }
 
@@ -119,7 +119,7 @@ fn https_and_grpc_trust_the_images_ca_bundle() {
     let mut bundle = std::fs::read("/etc/ssl/certs/ca-certificates.crt").unwrap_or_default();
     bundle.extend(std::fs::read(&certs.ca).unwrap());
     install(&root, "/etc/ssl/certs/ca-certificates.crt", &bundle);
-    std::fs::copy(root.join("healthprobe"), root.join("grpc_health_probe")).unwrap();
+    crate::common::copy_executable(root.join("healthprobe"), root.join("grpc_health_probe"));
     chroot(
         &root,
         &["http", &format!("https://localhost:{}/", https.port)],

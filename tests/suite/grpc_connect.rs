@@ -85,7 +85,7 @@ fn root_with(files: &[(&str, String)]) -> Option<TempDir> {
         "HEALTHPROBE_STATIC_BIN is not set: run tests/run.sh, which builds the static musl binary",
     );
     let root = TempDir::new("grpc-root");
-    std::fs::copy(&bin, root.join("healthprobe")).expect("copy the static binary");
+    crate::common::copy_executable(&bin, root.join("healthprobe"));
     for (path, text) in files {
         let path = root.join(path);
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();

@@ -26,7 +26,7 @@ fn root_with_hosts(live: Option<&str>) -> Option<TempDir> {
         "HEALTHPROBE_STATIC_BIN is not set: run tests/run.sh, which builds the static musl binary",
     );
     let root = TempDir::new("root-hosts");
-    std::fs::copy(&bin, root.join("healthprobe")).expect("copy the static binary");
+    crate::common::copy_executable(&bin, root.join("healthprobe"));
     std::fs::create_dir(root.join("etc")).expect("mkdir etc");
     let mut hosts = std::fs::File::create(root.join("etc/hosts")).expect("create hosts");
     for last in DEAD {

@@ -633,7 +633,7 @@ fn the_image_holds_the_right_binary_per_platform_and_works_with_copy_from() {
     // A user's image: COPY --from the published major tag (pulled from the registry, nothing
     // is local any more) next to their app, and an exec-form HEALTHCHECK.
     let ctx = TempDir::new("userctx");
-    std::fs::copy(static_program("app"), ctx.join("app")).unwrap();
+    crate::common::copy_executable(static_program("app"), ctx.join("app"));
     d.build(
         "my-app",
         &ctx.0,

@@ -552,7 +552,11 @@ fn a_missing_or_unexecutable_command_is_127_or_126_with_one_line() {
     let set_mode = |name: &str, text: &[u8], mode: u32| {
         use std::os::unix::fs::PermissionsExt;
         let path = dir.join(name);
-        std::fs::write(&path, text).unwrap();
+        // Written beside it and copied by `cp`, so that no fork elsewhere keeps it open for
+        // writing (which would make the exec fail with "Text file busy" instead).
+        let draft = dir.join(&format!("{name}.draft"));
+        std::fs::write(&draft, text).unwrap();
+        crate::common::copy_executable(&draft, &path);
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
         path.display().to_string()
     };

@@ -529,8 +529,8 @@ fn in_an_empty_root_it_waits_for_a_file_then_runs_a_static_program() {
     let static_bin = std::env::var_os("HEALTHPROBE_STATIC_BIN")
         .map(PathBuf::from)
         .expect("HEALTHPROBE_STATIC_BIN");
-    std::fs::copy(static_bin, root.join("healthprobe")).unwrap();
-    std::fs::copy(static_program("showself"), root.join("app")).unwrap();
+    crate::common::copy_executable(static_bin, root.join("healthprobe"));
+    crate::common::copy_executable(static_program("showself"), root.join("app"));
     let ready = root.join("ready");
     thread::spawn(move || {
         thread::sleep(Duration::from_millis(400));
