@@ -1,6 +1,7 @@
 //! The size cap (DESIGN §7): the full x86_64 static binary stays at or under 2.5 MB stripped
-//! (the budget, 2.0 MB, is checked by bench/run.sh beside the other budgets). Size is deterministic for a given toolchain and lock file, so this guard cannot
-//! flake; timings are measured by bench/run.sh instead, never asserted in tests.
+//! (the budget, 2.0 MB, is checked by bench/run.sh beside the other budgets). Size is
+//! deterministic for a given toolchain and lock file, so this guard cannot flake; timings are
+//! measured by bench/run.sh instead, never asserted in tests.
 
 use std::path::PathBuf;
 
