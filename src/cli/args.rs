@@ -170,7 +170,7 @@ pub struct HttpArgs {
 /// TLS flags shared by `http` (https:// URLs) and `grpc` (with --tls).
 #[derive(Debug, Clone, Args, Default)]
 pub struct TlsArgs {
-    /// Trust only the CA certificates in this PEM file (instead of the built-in roots).
+    /// Trust only the certificates in this PEM file (not the built-in roots or system store).
     #[arg(
         env = "HEALTHPROBE_TLS_CA_CERT",
         hide_env_values = true,
@@ -307,6 +307,13 @@ pub struct TcpArgs {
     #[arg(env = "HEALTHPROBE_EXPECT", hide_env_values = true, long, value_name = "TEXT",
           allow_hyphen_values = true, value_parser = Escaped::parse)]
     pub expect: Option<Escaped>,
+
+    /// Require a completed TLS handshake (then --send/--expect go over TLS).
+    #[arg(env = "HEALTHPROBE_TLS", hide_env_values = true, long, value_parser = BoolishValueParser::new())]
+    pub tls: bool,
+
+    #[command(flatten)]
+    pub tls_options: TlsArgs,
 }
 
 /// `healthprobe file`.
@@ -371,6 +378,13 @@ pub struct PostgresArgs {
         value_name = "NAME"
     )]
     pub database: Option<String>,
+
+    /// Ask for TLS first (SSLRequest); unhealthy if the server does not accept it.
+    #[arg(env = "HEALTHPROBE_TLS", hide_env_values = true, long, value_parser = BoolishValueParser::new())]
+    pub tls: bool,
+
+    #[command(flatten)]
+    pub tls_options: TlsArgs,
 }
 
 /// `healthprobe redis`.
@@ -402,6 +416,13 @@ pub struct RedisArgs {
         value_name = "NAME"
     )]
     pub user: Option<String>,
+
+    /// Use TLS (Redis 6+ with tls-port).
+    #[arg(env = "HEALTHPROBE_TLS", hide_env_values = true, long, value_parser = BoolishValueParser::new())]
+    pub tls: bool,
+
+    #[command(flatten)]
+    pub tls_options: TlsArgs,
 }
 
 /// `healthprobe mysql`.

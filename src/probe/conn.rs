@@ -5,7 +5,8 @@
 //! Reading stops as soon as the protocol's parser has a verdict, at the parser's cap, at end
 //! of stream or at the deadline, so no peer can make a probe read, wait or hold more than
 //! that. Closing shuts our side first and reads what the peer still sends until it closes,
-//! so servers see a FIN, never a reset (a reset is logged as an error by PostgreSQL).
+//! so servers see a FIN, never a reset (a reset is logged as an error by PostgreSQL); over
+//! TLS, a close_notify first.
 
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
@@ -15,6 +16,7 @@ use std::time::Duration;
 
 use crate::net::{self, HostPort};
 use crate::text::io_reason;
+use crate::tls::{self, Tls, TlsStream};
 use crate::trace::Attempt;
 use crate::verdict::{Failure, Phase};
 
@@ -23,6 +25,7 @@ use crate::verdict::{Failure, Phase};
 enum Sock {
     Tcp(TcpStream),
     Unix(UnixStream),
+    Tls(Box<TlsStream>),
 }
 
 /// A connection bounded by one attempt.
@@ -59,6 +62,38 @@ impl Conn {
             attempt: attempt.clone(),
             peer,
         })
+    }
+
+    /// Continues over TLS: the handshake within the deadline, verifying the server as `host`
+    /// (or `--tls-server-name`). Only a TCP connection can be upgraded.
+    pub fn start_tls(self, tls: &Tls, host: &str) -> Result<Conn, Failure> {
+        let Sock::Tcp(sock) = self.sock else {
+            return Err(Failure::new(
+                Phase::Tls,
+                "TLS over a unix socket is not supported",
+            ));
+        };
+        let stream = tls::connect(sock, tls, host, &self.attempt)?;
+        Ok(Conn {
+            sock: Sock::Tls(Box::new(stream)),
+            attempt: self.attempt,
+            peer: self.peer,
+        })
+    }
+
+    /// After a TLS handshake, gives the server up to `wait` to object (see
+    /// [`TlsStream::settle`]); nothing to do on a plain connection.
+    pub fn settle_tls(&mut self, wait: Duration) -> Result<(), Failure> {
+        if let Sock::Tls(stream) = &mut self.sock {
+            let result = stream.settle(wait);
+            return result.map_err(|e| tls::failure(&e, &self.attempt));
+        }
+        Ok(())
+    }
+
+    /// Whether the connection runs over TLS.
+    pub fn is_tls(&self) -> bool {
+        matches!(self.sock, Sock::Tls(_))
     }
 
     /// The address (or socket path) connected to.
@@ -129,7 +164,6 @@ impl Conn {
 
     /// Reads exactly one byte (an SSLRequest's answer: nothing after it may be read in the
     /// clear).
-    #[allow(dead_code)] // postgres --tls: the next commit
     pub fn read_byte(&mut self) -> Result<u8, Failure> {
         self.attempt.enter(Phase::Read);
         let mut byte = [0u8; 1];
@@ -143,8 +177,12 @@ impl Conn {
         }
     }
 
-    /// Why a read or write failed: the deadline (in the current phase), or the peer's doing.
-    fn failure(&self, e: &io::Error, phase: Phase) -> Failure {
+    /// Why a read or write failed: the deadline (in the current phase), or the peer's doing
+    /// (over TLS in TLS's words: an alert, a missing close_notify).
+    pub fn failure(&self, e: &io::Error, phase: Phase) -> Failure {
+        if self.is_tls() {
+            return tls::failure(e, &self.attempt);
+        }
         match e.kind() {
             io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => self.attempt.expired(),
             _ if self.attempt.remaining().is_err() => self.attempt.expired(),
@@ -157,6 +195,7 @@ impl Conn {
     pub fn close(self) {
         match self.sock {
             Sock::Tcp(sock) => net::close_politely(sock, &self.attempt),
+            Sock::Tls(stream) => stream.close(),
             Sock::Unix(mut sock) => {
                 let _ = sock.shutdown(std::net::Shutdown::Write);
                 let wait = self.attempt.remaining().unwrap_or(Duration::ZERO);
@@ -187,6 +226,8 @@ impl Read for Conn {
                 s.set_read_timeout(Some(left))?;
                 s.read(buf)
             }
+            // The TLS stream bounds every read and write by the attempt itself.
+            Sock::Tls(s) => s.read(buf),
         }
     }
 }
@@ -203,6 +244,7 @@ impl Write for Conn {
                 s.set_write_timeout(Some(left))?;
                 s.write(buf)
             }
+            Sock::Tls(s) => s.write(buf),
         }
     }
 

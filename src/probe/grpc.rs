@@ -2,29 +2,27 @@
 //!
 //! Tokio lives only here, as a current-thread runtime created for this one call and shut
 //! down without waiting (`shutdown_background`): a blocking task left behind must not hold
-//! the exit. Connections are made by our own connector ([`transport`]): `localhost` and IP
-//! literals skip the system resolver (see [`crate::net`]), every address is tried, unix sockets
-//! work, TLS uses the same rustls configuration as the http probe ([`crate::tls`]), and
-//! connecting lasts until the server has greeted us in HTTP/2 — so a peer that is not a gRPC
-//! server fails in `connect`, not in `rpc`. The addresses it takes are in [`target`]. The whole
-//! connect + RPC runs under one `tokio::time::timeout`, and the RPC carries the time left as
-//! its `grpc-timeout` so the server can give up too. Only a status the server sent itself
-//! ([`observe`]) can count as alive.
+//! the exit. The call is made with h2 directly — one unary RPC needs HTTP/2 and a 5-byte
+//! framing ([`wire`]), not a gRPC framework — so the probe sees the status exactly as the
+//! server sent it (in headers or trailers, or none at all: an HTTP error from a proxy is not a
+//! gRPC status). Connections are made by our own dialer ([`transport`]): `localhost` and IP
+//! literals skip the system resolver (see [`crate::net`]), every address is tried, unix
+//! sockets work, TLS uses the same rustls configuration as the http probe ([`crate::tls`]),
+//! and connecting lasts until the server has greeted us in HTTP/2 — so a peer that is not a
+//! gRPC server fails in `connect`, not in `rpc`. The addresses it takes are in [`target`].
+//! The whole connect + RPC runs under one `tokio::time::timeout`, and the RPC carries the
+//! time left as its `grpc-timeout` so the server can give up too.
 
-mod observe;
 mod target;
 mod transport;
+mod wire;
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use tonic::codegen::http::Uri;
-use tonic::metadata::{MetadataKey, MetadataValue};
-use tonic::transport::{Channel, Endpoint};
-use tonic::Code;
-use tonic_health::pb::health_check_response::ServingStatus;
-use tonic_health::pb::health_client::HealthClient;
-use tonic_health::pb::HealthCheckRequest;
+use bytes::Bytes;
+use h2::client::SendRequest;
+use http::header::{HeaderMap, HeaderName, HeaderValue};
 
 use crate::cli::{GrpcArgs, GrpcCode};
 use crate::net;
@@ -32,18 +30,22 @@ use crate::text::io_reason;
 use crate::tls::Tls;
 use crate::trace::Attempt;
 use crate::verdict::{Fact, Failure, Misconfig, Phase, Success};
-use observe::{Observed, Seen};
 use target::{Dial, Target};
-use transport::{ConnectFailure, Dialer, Greeting};
+use transport::{Dialer, Greeting};
+use wire::ServingStatus;
 
-/// The largest Check answer accepted (tonic's default is 4 MiB).
+/// The largest Check answer accepted (body and HTTP/2 receive window).
 const MAX_ANSWER_BYTES: usize = 64 * 1024;
 
 /// Request metadata, validated.
-type Metadata = Vec<(
-    MetadataKey<tonic::metadata::Ascii>,
-    MetadataValue<tonic::metadata::Ascii>,
-)>;
+type Metadata = Vec<(HeaderName, HeaderValue)>;
+
+/// gRPC status codes the probe tells apart (the gRPC spec's numbers).
+const OK: i32 = 0;
+const CANCELLED: i32 = 1;
+const DEADLINE_EXCEEDED: i32 = 4;
+const NOT_FOUND: i32 = 5;
+const UNIMPLEMENTED: i32 = 12;
 
 /// A validated `grpc` probe.
 #[derive(Debug)]
@@ -54,8 +56,8 @@ pub struct GrpcProbe {
     tls: Option<Tls>,
     authority: String,
     metadata: Metadata,
-    user_agent: String,
-    alive_on: Vec<Code>,
+    user_agent: HeaderValue,
+    alive_on: Vec<GrpcCode>,
     /// Separate limits for connecting and for the RPC (grpc-health-probe's
     /// -connect-timeout/-rpc-timeout); None: both share the run's deadline.
     phase_timeouts: Option<(Duration, Duration)>,
@@ -67,22 +69,14 @@ impl GrpcProbe {
     /// Validates the address and flags (reads TLS files and /etc/services; no network I/O).
     pub fn new(args: GrpcArgs) -> Result<GrpcProbe, Misconfig> {
         let target = target::parse(&args.addr)?;
-        let tls = Tls::load(&args.tls_options)?;
-        let tls = match (args.tls, tls.is_customised()) {
-            (true, _) => Some(tls),
-            (false, false) => None,
-            (false, true) => return Err(Misconfig("--tls-* flags given without --tls".into())),
-        };
+        let tls = Tls::load_if(args.tls, &args.tls_options)?;
         let authority = args.authority.unwrap_or_else(|| target.authority.clone());
         check_authority(&authority)?;
         let user_agent = args
             .user_agent
             .unwrap_or_else(|| concat!("healthprobe/", env!("CARGO_PKG_VERSION")).to_string());
-        if tonic::codegen::http::HeaderValue::from_str(&user_agent).is_err() {
-            return Err(Misconfig(format!(
-                "--user-agent: invalid value \"{user_agent}\""
-            )));
-        }
+        let user_agent = HeaderValue::from_str(&user_agent)
+            .map_err(|_| Misconfig("--user-agent: invalid value (control characters?)".into()))?;
         let services = if args.service.is_empty() {
             vec![String::new()]
         } else {
@@ -95,7 +89,7 @@ impl GrpcProbe {
             authority,
             metadata: metadata(&args.rpc_header)?,
             user_agent,
-            alive_on: args.alive_on.iter().map(|c| Code::from_i32(c.0)).collect(),
+            alive_on: args.alive_on,
             phase_timeouts: args.phase_timeouts,
             redial: args.redial,
         })
@@ -131,14 +125,11 @@ impl GrpcProbe {
 
     /// Connects, then asks for every service in turn.
     async fn check(&self, addrs: Vec<SocketAddr>, attempt: &Attempt) -> Result<Success, Failure> {
-        let channel = self.connect(addrs, attempt).await?;
-        let (channel, seen) = Observed::new(channel);
-        // A health answer is a few bytes: refuse to buffer a hostile server's megabytes.
-        let mut client = HealthClient::new(channel).max_decoding_message_size(MAX_ANSWER_BYTES);
+        let mut client = self.connect(addrs, attempt).await?;
         let mut alive = Vec::new();
         for service in &self.services {
-            if let Some(code) = self.ask(&mut client, &seen, service, attempt).await? {
-                alive.push(format!("{} answered {}", who(service), code_name(code)));
+            if let Some(code) = self.ask(&mut client, service, attempt).await? {
+                alive.push(format!("{} answered {}", who(service), code.name()));
             }
         }
         Ok(self.success(&alive, attempt))
@@ -157,11 +148,15 @@ impl GrpcProbe {
         })
     }
 
-    /// A channel to a server that has greeted us in HTTP/2: TCP or unix (re-dialled if asked),
-    /// TLS, and the server's SETTINGS frame, all within the connect limit.
-    async fn connect(&self, addrs: Vec<SocketAddr>, attempt: &Attempt) -> Result<Channel, Failure> {
+    /// An HTTP/2 connection to a server that has greeted us: TCP or unix (re-dialled if
+    /// asked), TLS, the handshake and the server's SETTINGS frame, all within the connect
+    /// limit. The connection itself is driven by a task of the runtime.
+    async fn connect(
+        &self,
+        addrs: Vec<SocketAddr>,
+        attempt: &Attempt,
+    ) -> Result<SendRequest<Bytes>, Failure> {
         attempt.enter(Phase::Connect);
-        let endpoint = self.endpoint()?;
         let tls = match &self.tls {
             Some(tls) => Some((
                 tls.client_config(&[b"h2"])?,
@@ -174,12 +169,22 @@ impl GrpcProbe {
         let mut greeting = dialer.greeting();
         let (budget, timed_out) = self.step_budget(attempt, Phase::Connect)?;
         let connecting = async {
-            let channel = endpoint
-                .connect_with_connector(dialer)
+            let stream = dialer.open().await?;
+            let (client, connection) = h2::client::Builder::new()
+                // A health answer is a few bytes: no room for a hostile server's megabytes.
+                .initial_window_size(MAX_ANSWER_BYTES as u32)
+                .max_header_list_size(16 * 1024)
+                .handshake::<_, Bytes>(stream)
                 .await
-                .map_err(|e| self.connect_failure(&e, attempt))?;
+                .map_err(|e| self.broken(&e, Phase::Connect, attempt))?;
+            tokio::spawn(async move {
+                let _ = connection.await;
+            });
             self.greeted(transport::greeting(&mut greeting).await)?;
-            Ok(channel)
+            client
+                .ready()
+                .await
+                .map_err(|e| self.broken(&e, Phase::Connect, attempt))
         };
         match tokio::time::timeout(budget, connecting).await {
             Ok(result) => result,
@@ -190,51 +195,114 @@ impl GrpcProbe {
         }
     }
 
-    /// The endpoint tonic connects through our connector (scheme, :authority, User-Agent).
-    fn endpoint(&self) -> Result<Endpoint, Failure> {
-        let scheme = if self.tls.is_some() { "https" } else { "http" };
-        let origin: Uri = format!("{scheme}://{}", self.authority)
-            .parse()
-            .map_err(|e| Failure::new(Phase::Connect, format!("invalid authority: {e}")))?;
-        Endpoint::from(origin.clone())
-            .origin(origin)
-            .user_agent(self.user_agent.clone())
-            .map_err(|e| Failure::new(Phase::Connect, format!("invalid user agent: {e}")))
-    }
-
     /// Asks for one service: None when SERVING, the code when it answered one of --alive-on.
     async fn ask(
         &self,
-        client: &mut HealthClient<Observed>,
-        seen: &Seen,
+        client: &mut SendRequest<Bytes>,
         service: &str,
         attempt: &Attempt,
-    ) -> Result<Option<Code>, Failure> {
+    ) -> Result<Option<GrpcCode>, Failure> {
         attempt.enter(Phase::Rpc);
         let (budget, timed_out) = self.step_budget(attempt, Phase::Rpc)?;
-        let mut request = tonic::Request::new(HealthCheckRequest {
-            service: service.to_string(),
-        });
-        request.set_timeout(budget);
-        for (k, v) in &self.metadata {
-            request.metadata_mut().append(k.clone(), v.clone());
-        }
         let started = Instant::now();
-        let status = match tokio::time::timeout(budget, client.check(request)).await {
-            Err(_) => return Err(timed_out),
-            Ok(Ok(response)) => return judge(response.into_inner().status, service),
-            Ok(Err(status)) => status,
+        match tokio::time::timeout(budget, self.call(client, service, budget, attempt)).await {
+            Err(_) => Err(timed_out),
+            Ok(Ok(answer)) => self.judge(answer, service, attempt),
+            // Out of time, however it surfaced (a reset at the server's deadline, a cancel).
+            Ok(Err(_)) if started.elapsed() >= budget => Err(timed_out),
+            Ok(Err(failure)) => Err(failure),
+        }
+    }
+
+    /// One Check call: the request, then the answer's headers, body (capped) and trailers.
+    async fn call(
+        &self,
+        client: &mut SendRequest<Bytes>,
+        service: &str,
+        budget: Duration,
+        attempt: &Attempt,
+    ) -> Result<Answer, Failure> {
+        let broken = |e: h2::Error| self.broken(&e, Phase::Rpc, attempt);
+        let request = self.request(budget)?;
+        let (response, mut body) = client.send_request(request, false).map_err(broken)?;
+        body.send_data(Bytes::from(wire::request(service)), true)
+            .map_err(broken)?;
+        let response = response.await.map_err(broken)?;
+        let (head, mut recv) = response.into_parts();
+        let mut answer = Answer {
+            http_status: head.status.as_u16(),
+            grpc: grpc_type(&head.headers),
+            status: status_of(&head.headers),
+            body: Vec::new(),
         };
-        // Out of time, however it surfaced: the server's DEADLINE_EXCEEDED, or tonic's own
-        // enforcement of the grpc-timeout it sent (CANCELLED "Timeout expired").
-        if status.code() == Code::DeadlineExceeded || started.elapsed() >= budget {
-            return Err(timed_out);
+        if answer.status.is_some() {
+            // A trailers-only answer: the status came with the headers.
+            return Ok(answer);
         }
-        let from_server = std::error::Error::source(&status).is_none() && seen.server_sent_status();
-        if from_server && self.alive_on.contains(&status.code()) {
-            return Ok(Some(status.code()));
+        while let Some(chunk) = recv.data().await {
+            let chunk = chunk.map_err(broken)?;
+            let _ = recv.flow_control().release_capacity(chunk.len());
+            if answer.body.len() + chunk.len() > MAX_ANSWER_BYTES {
+                return Err(Failure::new(
+                    Phase::Rpc,
+                    "the answer is larger than 64 KiB (not a health answer)",
+                ));
+            }
+            answer.body.extend_from_slice(&chunk);
         }
-        Err(self.rpc_failure(&status, from_server, seen.http_status(), service, attempt))
+        if let Some(trailers) = recv.trailers().await.map_err(broken)? {
+            answer.status = status_of(&trailers);
+        }
+        Ok(answer)
+    }
+
+    /// The request head: POST to the Check path, with the time left as `grpc-timeout`.
+    fn request(&self, budget: Duration) -> Result<http::Request<()>, Failure> {
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        let uri = format!("{scheme}://{}{}", self.authority, wire::CHECK_PATH);
+        let mut request = http::Request::builder()
+            .method(http::Method::POST)
+            .uri(uri)
+            .header(http::header::CONTENT_TYPE, "application/grpc")
+            .header(http::header::TE, "trailers")
+            .header(http::header::USER_AGENT, self.user_agent.clone())
+            .header("grpc-timeout", wire::timeout(budget));
+        for (name, value) in &self.metadata {
+            request = request.header(name, value);
+        }
+        request
+            .body(())
+            .map_err(|e| Failure::new(Phase::Rpc, format!("cannot build the request: {e}")))
+    }
+
+    /// What the answer says: SERVING (None), an --alive-on code, or why not. Only a status
+    /// the server itself sent can count as alive.
+    fn judge(
+        &self,
+        answer: Answer,
+        service: &str,
+        attempt: &Attempt,
+    ) -> Result<Option<GrpcCode>, Failure> {
+        let Some((code, message)) = answer.status.clone() else {
+            return Err(no_status(&answer));
+        };
+        if code != OK {
+            let code = GrpcCode(code);
+            if self.alive_on.contains(&code) {
+                return Ok(Some(code));
+            }
+            return Err(rpc_failure(code, &message, service, attempt));
+        }
+        attempt.enter(Phase::Check);
+        match wire::response(&answer.body) {
+            Ok(ServingStatus::Serving) => Ok(None),
+            Ok(other) => Err(
+                Failure::check(format!("{} is {}", who(service), other.name()))
+                    .with("serving_status", Fact::Str(other.name()))
+                    .with("service", Fact::Str(service.to_string())),
+            ),
+            Err(bad) => Err(Failure::new(Phase::Rpc, bad.to_string())),
+        }
     }
 
     /// The success line and facts: SERVING, or alive through --alive-on.
@@ -314,111 +382,100 @@ impl GrpcProbe {
         }
     }
 
-    /// A non-OK gRPC status for the Check call, in words that say what is wrong.
-    fn rpc_failure(
-        &self,
-        status: &tonic::Status,
-        from_server: bool,
-        http_status: Option<u16>,
-        service: &str,
-        attempt: &Attempt,
-    ) -> Failure {
-        let code = status.code();
-        let failure = match code {
-            _ if !from_server && http_status.is_some_and(|s| s != 200) => Failure::new(
-                Phase::Rpc,
-                format!(
-                    "the server answered HTTP {} without a gRPC status (not a gRPC answer: a \
-                     proxy whose backend is down?)",
-                    http_status.unwrap_or_default()
-                ),
-            ),
-            Code::NotFound => Failure::new(
-                Phase::Rpc,
-                format!("unknown service \"{service}\" (NOT_FOUND)"),
-            ),
-            Code::Unimplemented => Failure::new(
-                Phase::Rpc,
-                "server does not implement grpc.health.v1.Health (UNIMPLEMENTED)",
-            ),
-            Code::DeadlineExceeded => attempt.expired(),
-            Code::Cancelled if attempt.remaining().is_err() => attempt.expired(),
-            // The server greeted us in HTTP/2 and the connection broke afterwards.
-            Code::Unknown | Code::Internal | Code::Unavailable | Code::Cancelled
-                if !from_server && is_h2_failure(status) =>
-            {
-                Failure::new(
-                    Phase::Rpc,
-                    "the connection broke during the HTTP/2 exchange (the server closed or reset it)",
-                )
-            }
-            _ => {
-                let msg = status.message();
-                let msg = if msg.is_empty() {
-                    String::new()
-                } else {
-                    format!(": {msg}")
-                };
-                Failure::new(Phase::Rpc, format!("{}{msg}", code_name(code)))
-            }
-        };
-        if from_server {
-            failure.with("grpc_status", Fact::Str(code_name(code).into()))
-        } else {
-            failure
-        }
-    }
-
-    /// A failed channel setup: refused, unreachable, TLS, or out of time — classified where
-    /// it happened, in the connector ([`transport`]).
-    fn connect_failure(&self, e: &tonic::transport::Error, attempt: &Attempt) -> Failure {
+    /// The connection (or the call's stream) broke — a reset, GOAWAY, a closed or failed
+    /// connection — in `phase`, or out of time.
+    fn broken(&self, e: &h2::Error, phase: Phase, attempt: &Attempt) -> Failure {
         if attempt.remaining().is_err() {
             return attempt.expired();
         }
-        let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
-        while let Some(err) = source {
-            if let Some(ConnectFailure(failure)) = err.downcast_ref::<ConnectFailure>() {
-                return failure.clone();
-            }
-            if let Some(io) = err.downcast_ref::<std::io::Error>() {
-                if let Some(ConnectFailure(failure)) = io
-                    .get_ref()
-                    .and_then(|i| i.downcast_ref::<ConnectFailure>())
-                {
-                    return failure.clone();
-                }
-                return Failure::new(attempt.trace().phase(), io_reason(io));
-            }
-            source = err.source();
-        }
-        Failure::new(Phase::Connect, e.to_string())
+        let why = |e: &h2::Error| e.reason().map(|r| format!(" {r:?}")).unwrap_or_default();
+        let reason = if let Some(io) = e.get_io() {
+            format!("the connection broke ({})", io_reason(io))
+        } else if e.is_go_away() {
+            format!("the server closed the connection (GOAWAY{})", why(e))
+        } else if e.is_reset() && e.is_remote() {
+            format!("the server reset the call (RST_STREAM{})", why(e))
+        } else {
+            format!("HTTP/2 error: {e}")
+        };
+        Failure::new(phase, reason)
     }
 }
 
-/// The answer to one Check: SERVING, or the serving status it named.
-fn judge(status: i32, service: &str) -> Result<Option<Code>, Failure> {
-    if status == ServingStatus::Serving as i32 {
-        return Ok(None);
-    }
-    let name = ServingStatus::try_from(status)
-        .map(|s| s.as_str_name().to_string())
-        .unwrap_or_else(|_| format!("status {status}"));
-    Err(Failure::check(format!("{} is {name}", who(service)))
-        .with("serving_status", Fact::Str(name))
-        .with("service", Fact::Str(service.to_string())))
+/// What one Check answered, as received.
+#[derive(Debug)]
+struct Answer {
+    http_status: u16,
+    /// Whether the content type was gRPC's.
+    grpc: bool,
+    /// `grpc-status` and `grpc-message`, when the server sent a status.
+    status: Option<(i32, String)>,
+    body: Vec<u8>,
+}
+
+/// The `grpc-status` (and `grpc-message`) of a header block, if there is a status.
+fn status_of(headers: &HeaderMap) -> Option<(i32, String)> {
+    let code = wire::status(headers.get("grpc-status")?.as_bytes())?;
+    let message = headers
+        .get("grpc-message")
+        .map(|m| wire::message(m.as_bytes()))
+        .unwrap_or_default();
+    Some((code, message))
+}
+
+/// Whether the content type is `application/grpc` (with or without `+proto` and the like).
+fn grpc_type(headers: &HeaderMap) -> bool {
+    headers
+        .get(http::header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/grpc"))
+}
+
+/// An answer with no gRPC status at all: a proxy's HTTP error, or not gRPC.
+fn no_status(answer: &Answer) -> Failure {
+    let reason = match (answer.http_status, answer.grpc) {
+        (200, true) => "the answer ended without a gRPC status".to_string(),
+        (200, false) => {
+            "the answer is not gRPC (no application/grpc content type, no gRPC status)".to_string()
+        }
+        (status, _) => format!(
+            "the server answered HTTP {status} without a gRPC status (not a gRPC answer: a \
+             proxy whose backend is down?)"
+        ),
+    };
+    Failure::new(Phase::Rpc, reason).with("http_status", Fact::Int(i64::from(answer.http_status)))
+}
+
+/// A non-OK gRPC status the server sent for the Check call, in words that say what is wrong.
+fn rpc_failure(code: GrpcCode, message: &str, service: &str, attempt: &Attempt) -> Failure {
+    let failure = match code.0 {
+        NOT_FOUND => Failure::new(
+            Phase::Rpc,
+            format!("unknown service \"{service}\" (NOT_FOUND)"),
+        ),
+        UNIMPLEMENTED => Failure::new(
+            Phase::Rpc,
+            "server does not implement grpc.health.v1.Health (UNIMPLEMENTED)",
+        ),
+        DEADLINE_EXCEEDED => attempt.expired(),
+        CANCELLED if attempt.remaining().is_err() => attempt.expired(),
+        _ if message.is_empty() => Failure::new(Phase::Rpc, code.name()),
+        _ => Failure::new(Phase::Rpc, format!("{}: {message}", code.name())),
+    };
+    failure.with("grpc_status", Fact::Str(code.name().into()))
 }
 
 /// The authority goes into a URI: check it parses as one now, not mid-run.
 fn check_authority(authority: &str) -> Result<(), Misconfig> {
     format!("http://{authority}")
-        .parse::<Uri>()
+        .parse::<http::Uri>()
         .ok()
         .filter(|u| u.path() == "/" && u.query().is_none())
         .map(drop)
         .ok_or_else(|| Misconfig(format!("--authority: invalid authority \"{authority}\"")))
 }
 
-/// `--rpc-header NAME: VALUE`, each validated as gRPC metadata.
+/// `--rpc-header NAME: VALUE`, each validated as gRPC metadata (ASCII; `grpc-*` names and
+/// binary `-bin` metadata are not for users to send).
 fn metadata(headers: &[String]) -> Result<Metadata, Misconfig> {
     headers
         .iter()
@@ -427,18 +484,17 @@ fn metadata(headers: &[String]) -> Result<Metadata, Misconfig> {
                 .split_once(':')
                 .ok_or_else(|| Misconfig(format!("--rpc-header: \"{h}\" must be NAME: VALUE")))?;
             let name = name.trim();
-            let key = MetadataKey::from_bytes(name.to_ascii_lowercase().as_bytes())
-                .map_err(|_| Misconfig(format!("--rpc-header: invalid name \"{name}\"")))?;
-            let value = MetadataValue::try_from(value.trim())
+            let lower = name.to_ascii_lowercase();
+            let reserved = lower.starts_with("grpc-") || lower.ends_with("-bin");
+            let key = HeaderName::from_bytes(lower.as_bytes())
+                .ok()
+                .filter(|_| !reserved)
+                .ok_or_else(|| Misconfig(format!("--rpc-header: invalid name \"{name}\"")))?;
+            let value = HeaderValue::from_str(value.trim())
                 .map_err(|_| Misconfig(format!("--rpc-header: invalid value for {name}")))?;
             Ok((key, value))
         })
         .collect()
-}
-
-/// The canonical upper-case name of a status code, as in the gRPC spec.
-fn code_name(code: Code) -> &'static str {
-    GrpcCode(code as i32).name()
 }
 
 /// `service "x"`, or `server` for the empty name (the server's overall health).
@@ -448,17 +504,4 @@ fn who(service: &str) -> String {
     } else {
         format!("service \"{service}\"")
     }
-}
-
-/// Whether the call failed below gRPC, in HTTP/2 itself (a reset, a closed connection).
-fn is_h2_failure(status: &tonic::Status) -> bool {
-    let mut source: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(status);
-    while let Some(err) = source {
-        let text = format!("{err:?}");
-        if text.contains("h2::Error") || text.contains("Hyper") || text.contains("hyper::Error") {
-            return true;
-        }
-        source = err.source();
-    }
-    status.message().contains("transport error") || status.message().contains("h2 protocol error")
 }

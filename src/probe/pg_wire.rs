@@ -23,7 +23,6 @@ pub const MAX_ANSWER: usize = 8192;
 /// ahead with the TLS handshake) or `N` (no TLS). The probe must read exactly that byte and
 /// nothing more before the handshake: bytes after it would not be protected by TLS
 /// (CVE-2021-23222).
-#[allow(dead_code)] // postgres --tls: the next commit
 pub const SSL_REQUEST: [u8; 8] = [0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f];
 
 /// Protocol 3.0 as the StartupMessage carries it.
@@ -84,7 +83,6 @@ pub fn startup_message(user: &str, database: &str) -> Result<Vec<u8>, StartupErr
 
 /// The server's one-byte answer to [`SSL_REQUEST`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[allow(dead_code)] // postgres --tls: the next commit
 pub enum SslAnswer {
     /// `S`: start the TLS handshake.
     Accepted,
@@ -98,7 +96,6 @@ pub enum SslAnswer {
 }
 
 /// Judges the first byte after an SSLRequest.
-#[allow(dead_code)] // postgres --tls: the next commit
 pub fn ssl_answer(byte: u8) -> SslAnswer {
     match byte {
         b'S' => SslAnswer::Accepted,

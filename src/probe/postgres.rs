@@ -11,14 +11,16 @@
 //! measured on PostgreSQL 15: it closes without answering the authentication request — a
 //! Terminate in reply to a SCRAM request would log `FATAL: expected SASL response` — and shuts
 //! its side first, reading to the end, so the server never sees a reset (which it logs as
-//! `could not receive data from client`). With `--tls` it sends an SSLRequest first.
+//! `could not receive data from client`). With `--tls` it sends an SSLRequest first, and ends
+//! the session with a close_notify (without one the server logs a reset).
 
 use std::path::PathBuf;
 
 use super::conn::Conn;
-use super::pg_wire::{self, Answer, AuthKind, Ping};
+use super::pg_wire::{self, Answer, AuthKind, Ping, SslAnswer};
 use crate::cli::PostgresArgs;
 use crate::net::HostPort;
+use crate::tls::Tls;
 use crate::trace::Attempt;
 use crate::verdict::{Fact, Failure, Misconfig, Phase, Success};
 
@@ -39,6 +41,8 @@ pub struct PostgresProbe {
     dial: Dial,
     target: String,
     startup: Vec<u8>,
+    /// Present with `--tls`.
+    tls: Option<Tls>,
 }
 
 /// What the first answer said, owned (the parser borrows from the read buffer).
@@ -74,10 +78,18 @@ impl PostgresProbe {
         let database = args.database.as_deref().unwrap_or(&args.user);
         let startup = pg_wire::startup_message(&args.user, database)
             .map_err(|e| Misconfig(format!("postgres: {e}")))?;
+        let tls = Tls::load_if(args.tls, &args.tls_options)?;
+        if tls.is_some() && matches!(dial, Dial::Unix(_)) {
+            return Err(Misconfig(
+                "postgres: --tls needs a TCP address (the server does no TLS on its unix socket)"
+                    .into(),
+            ));
+        }
         Ok(PostgresProbe {
             dial,
             target,
             startup,
+            tls,
         })
     }
 
@@ -92,9 +104,35 @@ impl PostgresProbe {
             Dial::Tcp(hp) => Conn::tcp(hp, attempt)?,
             Dial::Unix(path) => Conn::unix(&socket_file(path), attempt)?,
         };
-        let verdict = conn
-            .send(&self.startup)
-            .and_then(|()| conn.read_until(pg_wire::MAX_ANSWER, judge));
+        let mut early = None;
+        if let (Some(tls), Dial::Tcp(hp)) = (&self.tls, &self.dial) {
+            match self.ssl_request(&mut conn)? {
+                SslAnswer::Accepted => conn = conn.start_tls(tls, &hp.host)?,
+                SslAnswer::Refused => {
+                    conn.close();
+                    return Err(Failure::check(
+                        "the server does not accept TLS (it answered N to the SSLRequest)",
+                    ));
+                }
+                // An old server's ErrorResponse: judged as the answer to the startup.
+                SslAnswer::Error => early = Some(vec![b'E']),
+                SslAnswer::Other(byte) => {
+                    conn.close();
+                    return Err(Failure::new(
+                        Phase::Read,
+                        format!("not a PostgreSQL server: it answered the SSLRequest with byte {byte:#04x}"),
+                    ));
+                }
+            }
+        }
+        let verdict = match early {
+            Some(first) => conn.read_until(pg_wire::MAX_ANSWER, |buf| {
+                judge(&[first.as_slice(), buf].concat())
+            }),
+            None => conn
+                .send(&self.startup)
+                .and_then(|()| conn.read_until(pg_wire::MAX_ANSWER, judge)),
+        };
         let address = conn.peer().to_string();
         conn.close();
         let verdict = verdict?;
@@ -126,6 +164,15 @@ impl PostgresProbe {
             )
             .with_all(facts)),
         }
+    }
+}
+
+impl PostgresProbe {
+    /// Sends the SSLRequest and reads its one-byte answer (nothing after it may be read in the
+    /// clear).
+    fn ssl_request(&self, conn: &mut Conn) -> Result<SslAnswer, Failure> {
+        conn.send(&pg_wire::SSL_REQUEST)?;
+        Ok(pg_wire::ssl_answer(conn.read_byte()?))
     }
 }
 

@@ -15,6 +15,7 @@ use super::conn::Conn;
 use super::resp::{self, Parsed, Reply};
 use crate::cli::RedisArgs;
 use crate::net::HostPort;
+use crate::tls::Tls;
 use crate::trace::Attempt;
 use crate::verdict::{Fact, Failure, Misconfig, Phase, Success};
 
@@ -29,6 +30,8 @@ pub struct RedisProbe {
     /// AUTH (when credentials were given), PING, QUIT — one write.
     request: Vec<u8>,
     authenticates: bool,
+    /// Present with `--tls`.
+    tls: Option<Tls>,
 }
 
 /// One reply, owned.
@@ -69,6 +72,7 @@ impl RedisProbe {
             addr,
             request,
             authenticates: password.is_some(),
+            tls: Tls::load_if(args.tls, &args.tls_options)?,
         })
     }
 
@@ -80,12 +84,15 @@ impl RedisProbe {
     /// Sends (AUTH,) PING, QUIT and judges the answers.
     pub fn run(&self, attempt: &Attempt) -> Result<Success, Failure> {
         let mut conn = Conn::tcp(&self.addr, attempt)?;
+        if let Some(tls) = &self.tls {
+            conn = conn.start_tls(tls, &self.addr.host)?;
+        }
         let answers = conn
             .send(&self.request)
             .and_then(|()| self.read_answers(&mut conn));
         let address = conn.peer().to_string();
         conn.close();
-        let (auth, ping) = answers?;
+        let (auth, ping) = answers.map_err(|f| self.hint_tls(f))?;
         attempt.enter(Phase::Check);
         let facts = vec![("address", Fact::Str(address))];
         if let Some(Answer::Error(e) | Answer::Other(e)) = &auth {
@@ -106,6 +113,18 @@ impl RedisProbe {
             ))
             .with_all(facts)),
         }
+    }
+
+    /// A plain connection that a server closes or resets at the first bytes is likely a TLS
+    /// port: say so.
+    fn hint_tls(&self, failure: Failure) -> Failure {
+        let plain_refused = failure.phase == Phase::Read
+            && (failure.reason.contains("reset") || failure.reason.contains("closed"));
+        if self.tls.is_none() && plain_refused {
+            let reason = format!("{} (a TLS port? try --tls)", failure.reason);
+            return Failure { reason, ..failure };
+        }
+        failure
     }
 
     /// The AUTH answer (when sent) and the PING answer.

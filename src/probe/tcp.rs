@@ -1,19 +1,24 @@
-//! `tcp HOST:PORT`: healthy when a connection is accepted within the deadline — and with
-//! `--send`/`--expect`, when the peer answers what it should (`--send 'PING\r\n' --expect
-//! +PONG`), for servers whose port opens before they are ready.
+//! `tcp HOST:PORT`: healthy when a connection is accepted within the deadline — with `--tls`,
+//! when a TLS handshake completes too — and with `--send`/`--expect`, when the peer answers
+//! what it should (`--send 'PING\r\n' --expect +PONG`), for servers whose port opens before
+//! they are ready.
 //!
-//! Whatever happens, the connection is closed politely ([`net::close_politely`]): the peer
-//! sees a FIN, not a reset, so servers do not log an error for every check.
+//! Whatever happens, the connection is closed politely ([`Conn::close`]): the peer sees a FIN
+//! (after a close_notify over TLS), not a reset, so servers do not log an error for every check.
 
-use std::io::{self, Write};
-use std::net::TcpStream;
+use std::time::Duration;
 
+use super::conn::Conn;
 use crate::cli::{Escaped, TcpArgs};
 use crate::expect::{self, Until};
-use crate::net::{self, HostPort};
-use crate::text::io_reason;
+use crate::net::HostPort;
+use crate::tls::Tls;
 use crate::trace::Attempt;
 use crate::verdict::{Fact, Failure, Misconfig, Phase, Success};
+
+/// How long `--tls` without `--expect` listens after the handshake: with TLS 1.3 a server
+/// that refuses the client's certificate says so only after the client has finished.
+const AFTER_HANDSHAKE: Duration = Duration::from_millis(20);
 
 /// A validated `tcp` probe.
 #[derive(Debug)]
@@ -22,10 +27,12 @@ pub struct TcpProbe {
     target: String,
     send: Option<Escaped>,
     expect: Option<Escaped>,
+    /// Present with `--tls`.
+    tls: Option<Tls>,
 }
 
 impl TcpProbe {
-    /// Validates the address (no I/O).
+    /// Validates the address and flags (reads TLS files; no network I/O).
     pub fn new(args: TcpArgs) -> Result<TcpProbe, Misconfig> {
         let addr =
             HostPort::parse(&args.addr).map_err(|e| Misconfig(format!("tcp address {e}")))?;
@@ -37,6 +44,7 @@ impl TcpProbe {
             addr,
             send: args.send,
             expect: args.expect,
+            tls: Tls::load_if(args.tls, &args.tls_options)?,
         })
     }
 
@@ -45,19 +53,21 @@ impl TcpProbe {
         &self.target
     }
 
-    /// Connects to each resolved address in turn until one accepts; then sends and expects.
+    /// Connects to each resolved address in turn until one accepts; then TLS, send, expect.
     pub fn run(&self, attempt: &Attempt) -> Result<Success, Failure> {
-        let addrs = net::resolve(&self.addr.host, self.addr.port, attempt)?;
-        let mut stream = net::connect_any(&addrs, attempt)?;
-        let peer = stream
-            .peer_addr()
-            .map(|a| a.to_string())
-            .unwrap_or_default();
-        let result = self.converse(&mut stream, attempt);
-        net::close_politely(stream, attempt);
+        let mut conn = Conn::tcp(&self.addr, attempt)?;
+        let peer = conn.peer().to_string();
+        if let Some(tls) = &self.tls {
+            conn = conn.start_tls(tls, &self.addr.host)?;
+        }
+        let result = self.converse(&mut conn, attempt);
+        conn.close();
         let mut facts = vec![("address", Fact::Str(peer.clone()))];
         let answered = result?;
         let mut detail = format!("connected to {peer}");
+        if self.tls.is_some() {
+            detail.push_str(", TLS handshake completed");
+        }
         if let (Some(want), Some(got)) = (&self.expect, answered) {
             detail.push_str(&format!(", answer contains \"{want}\""));
             facts.push(("received_bytes", Fact::Int(got as i64)));
@@ -66,29 +76,18 @@ impl TcpProbe {
     }
 
     /// `--send`, then `--expect`: returns how many bytes arrived until the expected text did.
-    fn converse(
-        &self,
-        stream: &mut TcpStream,
-        attempt: &Attempt,
-    ) -> Result<Option<usize>, Failure> {
+    fn converse(&self, conn: &mut Conn, attempt: &Attempt) -> Result<Option<usize>, Failure> {
         if let Some(send) = &self.send {
-            attempt.enter(Phase::Request);
-            let _ = stream.set_nodelay(true);
-            stream
-                .set_write_timeout(Some(attempt.remaining()?))
-                .and_then(|()| stream.write_all(&send.0))
-                .map_err(|e| io_failure(&e, Phase::Request, attempt))?;
+            conn.send(&send.0)?;
         }
         let Some(want) = &self.expect else {
+            if self.tls.is_some() {
+                self.listen_after_handshake(conn, attempt)?;
+            }
             return Ok(None);
         };
         attempt.enter(Phase::Read);
-        let (until, seen) = expect::read_until(stream, &want.0, |s| {
-            let left = attempt
-                .remaining()
-                .map_err(|_| io::Error::from(io::ErrorKind::TimedOut))?;
-            s.set_read_timeout(Some(left))
-        });
+        let (until, seen) = expect::read_until(conn, &want.0, |_| Ok(()));
         let shown = || crate::text::cap(&Escaped(seen.clone()).to_string(), 120);
         if !matches!(until, Until::Failed(_)) {
             attempt.enter(Phase::Check);
@@ -96,7 +95,7 @@ impl TcpProbe {
         match until {
             Until::Found => Ok(Some(seen.len())),
             Until::Failed(e) => {
-                let failure = io_failure(&e, Phase::Read, attempt);
+                let failure = conn.failure(&e, Phase::Read);
                 if seen.is_empty() {
                     return Err(failure);
                 }
@@ -120,13 +119,10 @@ impl TcpProbe {
             ))),
         }
     }
-}
 
-/// A failed read or write: out of time (in the phase), or the peer's doing (named).
-fn io_failure(e: &io::Error, phase: Phase, attempt: &Attempt) -> Failure {
-    match e.kind() {
-        io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => attempt.expired(),
-        _ if attempt.remaining().is_err() => attempt.expired(),
-        _ => Failure::new(phase, io_reason(e)),
+    /// Listens briefly after a TLS handshake: an alert (a refused client certificate) fails
+    /// the check; silence, a session ticket or data is fine.
+    fn listen_after_handshake(&self, conn: &mut Conn, attempt: &Attempt) -> Result<(), Failure> {
+        conn.settle_tls(attempt.remaining()?.min(AFTER_HANDSHAKE))
     }
 }

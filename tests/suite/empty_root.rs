@@ -23,13 +23,16 @@ fn empty_root() -> Option<TempDir> {
     Some(root)
 }
 
-fn chroot(root: &TempDir, args: &[&str]) -> crate::common::Run {
-    // The environment is cleared (no PATH either), so name chroot by its path.
-    let chroot = ["/usr/sbin/chroot", "/usr/bin/chroot", "/sbin/chroot"]
+/// The chroot program, by its path: the environment is cleared (no PATH either).
+fn chroot_program() -> &'static str {
+    ["/usr/sbin/chroot", "/usr/bin/chroot", "/sbin/chroot"]
         .into_iter()
         .find(|p| std::path::Path::new(p).exists())
-        .expect("chroot (coreutils) not found");
-    let mut cmd = Command::new(chroot);
+        .expect("chroot (coreutils) not found")
+}
+
+fn chroot(root: &TempDir, args: &[&str]) -> crate::common::Run {
+    let mut cmd = Command::new(chroot_program());
     cmd.arg(&root.0).arg("/healthprobe").args(args).env_clear();
     run_with(&mut cmd)
 }
@@ -75,7 +78,7 @@ fn grpc_and_file_run_in_the_empty_root() {
 fn https_verifies_certificates_without_a_ca_bundle() {
     // No /etc/ssl here. The probe must still complete a handshake and verify the chain
     // against the roots compiled into the binary: a certificate from our own test CA is
-    // then rejected for its issuer, not for a missing CA bundle.
+    // then rejected for its issuer, not for a missing CA bundle — and the line says so.
     let Some(root) = empty_root() else { return };
     let dir = TempDir::new("root-certs");
     let certs = crate::common::make_certs(&dir);
@@ -87,7 +90,91 @@ fn https_verifies_certificates_without_a_ca_bundle() {
         &root,
         &["http", &format!("https://localhost:{}/", peer.port)],
     );
-    run.expect(1, "tls: certificate signed by an unknown authority");
+    run.expect(
+        1,
+        "tls: certificate signed by an unknown authority (not in the built-in roots; no system CA bundle)",
+    );
+}
+
+/// Puts `text` at `path` inside the root (an image's CA bundle, say).
+fn install(root: &TempDir, path: &str, text: &[u8]) {
+    let dest = root.0.join(path.trim_start_matches('/'));
+    std::fs::create_dir_all(dest.parent().unwrap()).unwrap();
+    std::fs::write(dest, text).unwrap();
+}
+
+#[test]
+fn https_and_grpc_trust_the_images_ca_bundle() {
+    // A distroless-like image whose bundle has the company CA appended: grpc-health-probe
+    // (Go's SystemCertPool) trusts it, and so must http, grpc and compatibility mode.
+    let Some(root) = empty_root() else { return };
+    let dir = TempDir::new("root-bundle");
+    let certs = crate::common::make_certs(&dir);
+    let (cert, key) = (certs.cert.to_str().unwrap(), certs.key.to_str().unwrap());
+    let https = crate::common::Peer::python("https_server.py", &[cert, key]);
+    let grpc = crate::common::Peer::python(
+        "grpc_health_server.py",
+        &["--set", "=SERVING", "--tls", cert, key],
+    );
+    let mut bundle = std::fs::read("/etc/ssl/certs/ca-certificates.crt").unwrap_or_default();
+    bundle.extend(std::fs::read(&certs.ca).unwrap());
+    install(&root, "/etc/ssl/certs/ca-certificates.crt", &bundle);
+    std::fs::copy(root.join("healthprobe"), root.join("grpc_health_probe")).unwrap();
+    chroot(
+        &root,
+        &["http", &format!("https://localhost:{}/", https.port)],
+    )
+    .expect(0, "HTTP 200");
+    chroot(
+        &root,
+        &["grpc", &format!("localhost:{}", grpc.port), "--tls"],
+    )
+    .expect(0, "SERVING");
+    let mut cmd = Command::new(chroot_program());
+    cmd.arg(&root.0)
+        .arg("/grpc_health_probe")
+        .arg(format!("-addr=localhost:{}", grpc.port))
+        .arg("-tls")
+        .env_clear();
+    let run = run_with(&mut cmd);
+    assert_eq!(run.code, 0, "grpc_health_probe -tls: {run:#?}");
+    assert!(run.stderr.contains("SERVING"), "{run:#?}");
+}
+
+#[test]
+fn every_usual_ca_location_is_read() {
+    // Go's bundle list (crypto/x509/root_linux.go) and its directories, one image each.
+    let Some(_) = empty_root() else { return };
+    let dir = TempDir::new("root-paths");
+    let certs = crate::common::make_certs(&dir);
+    let ca = std::fs::read(&certs.ca).unwrap();
+    let https = crate::common::Peer::python(
+        "https_server.py",
+        &[certs.cert.to_str().unwrap(), certs.key.to_str().unwrap()],
+    );
+    let url = format!("https://localhost:{}/", https.port);
+    for path in [
+        "/etc/pki/tls/certs/ca-bundle.crt",
+        "/etc/ssl/ca-bundle.pem",
+        "/etc/pki/tls/cacert.pem",
+        "/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem",
+        "/etc/ssl/cert.pem",
+        "/etc/ssl/certs/company-ca.pem",
+        "/etc/pki/tls/certs/company-ca.pem",
+    ] {
+        let Some(root) = empty_root() else { return };
+        install(&root, path, &ca);
+        let run = chroot(&root, &["http", &url]);
+        assert_eq!(run.code, 0, "CA at {path}: {run:#?}");
+    }
+    // The first bundle found is the one read, as in Go: an empty Debian bundle hides the
+    // Alpine one, but not the directory.
+    let Some(root) = empty_root() else { return };
+    install(&root, "/etc/ssl/certs/ca-certificates.crt", b"");
+    install(&root, "/etc/ssl/cert.pem", &ca);
+    chroot(&root, &["http", &url]).expect(1, "unknown authority");
+    install(&root, "/etc/ssl/certs/company-ca.pem", &ca);
+    chroot(&root, &["http", &url]).expect(0, "HTTP 200");
 }
 
 #[test]

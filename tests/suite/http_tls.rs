@@ -166,3 +166,57 @@ fn pem_inputs_are_checked_before_any_io() {
         healthprobe(&args).expect(64, fragment);
     }
 }
+
+#[test]
+fn a_ca_file_with_an_unusable_certificate_is_refused_before_any_io() {
+    let dir = TempDir::new("tls-ca-parse");
+    let certs = make_certs(&dir);
+    let pem = std::fs::read_to_string(&certs.ca).unwrap();
+    let body: Vec<&str> = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+    let frame = |lines: &[&str]| {
+        format!(
+            "-----BEGIN CERTIFICATE-----\n{}\n-----END CERTIFICATE-----\n",
+            lines.join("\n")
+        )
+    };
+    // Whole lines of base64 (48 bytes each) decode fine: the DER inside is cut short.
+    let truncated = frame(&body[..body.len() / 2]);
+    let x509 = "is not a valid X.509 certificate";
+    let cases = [
+        ("truncated.pem", truncated.clone(), "certificate 1 in", x509),
+        (
+            "zeros.pem",
+            frame(&["AAAAAAAAAAAAAAAAAAAAAAAA"]),
+            "certificate 1 in",
+            x509,
+        ),
+        (
+            "garbage.pem",
+            frame(&["!!!garbage***"]),
+            "certificate 1 in",
+            "is not valid PEM",
+        ),
+        // One good certificate does not excuse a broken one after it.
+        (
+            "mixed.pem",
+            format!("{pem}{truncated}"),
+            "certificate 2 in",
+            x509,
+        ),
+    ];
+    for (name, text, which, what) in cases {
+        let path = dir.join(name);
+        std::fs::write(&path, text).unwrap();
+        let ca = path.to_str().unwrap();
+        let run = healthprobe(&["http", "https://127.0.0.1:9/", "--tls-ca-cert", ca]);
+        run.expect(64, &format!("--tls-ca-cert: {which} {ca} {what}"));
+        healthprobe(&["grpc", "127.0.0.1:9", "--tls", "--tls-ca-cert", ca])
+            .expect(64, &format!("--tls-ca-cert: {which} {ca} {what}"));
+    }
+    // A distribution's whole bundle is usable as a CA file (every entry parses).
+    let bundle = "/etc/ssl/certs/ca-certificates.crt";
+    if std::path::Path::new(bundle).exists() {
+        healthprobe(&["http", "https://127.0.0.1:9/", "--tls-ca-cert", bundle])
+            .expect(1, "connection refused");
+    }
+}

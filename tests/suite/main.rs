@@ -39,4 +39,5 @@ mod run;
 mod servers;
 mod size;
 mod tcp;
+mod tls_trust;
 mod wait;

@@ -137,3 +137,33 @@ fn bad_flags_are_misconfigured() {
     healthprobe(&["postgres", "db:5432", "--user", ""]).expect(64, "the user name is empty");
     healthprobe(&["postgres", "http://db:5432"]).expect(64, "not a URL");
 }
+
+#[test]
+fn tls_asks_with_an_sslrequest_first() {
+    let tls = servers::pg_tls();
+    let ca = servers::pg_tls_certs().ca.to_str().unwrap().to_string();
+    let reference = pg_isready(
+        &tls.hostport(),
+        &["-U", "postgres", "-d", "sslmode=require"],
+    );
+    assert_eq!(reference.code, 0, "{reference:?}");
+    let run = healthprobe(&["postgres", &tls.hostport(), "--tls", "--tls-ca-cert", &ca]);
+    run.expect(
+        0,
+        "accepting connections (asks for SCRAM-SHA-256-PLUS or SCRAM-SHA-256)",
+    );
+    // A server with TLS off answers N.
+    let plain = servers::pg_trust();
+    healthprobe(&["postgres", &plain.hostport(), "--tls", "--tls-ca-cert", &ca]).expect(
+        1,
+        "the server does not accept TLS (it answered N to the SSLRequest)",
+    );
+    // The TLS session ends with close_notify: nothing in the log.
+    let watch = tls.watch_log();
+    for _ in 0..3 {
+        healthprobe(&["postgres", &tls.hostport(), "--tls", "--tls-ca-cert", &ca])
+            .expect(0, "accepting");
+    }
+    assert_eq!(watch.lines(), "", "log lines left by TLS probes");
+    healthprobe(&["postgres", "/run/x.sock", "--tls"]).expect(64, "--tls needs a TCP address");
+}

@@ -111,3 +111,26 @@ fn a_missing_password_variable_is_misconfigured() {
     ]);
     run_with(&mut cmd).expect(64, "HEALTHPROBE_TEST_NO_SUCH_VAR is not set");
 }
+
+#[test]
+fn tls_is_spoken_when_asked() {
+    let (redis, tls_port) = servers::redis_tls();
+    let ca = servers::pg_tls_certs().ca.to_str().unwrap().to_string();
+    let tls_addr = format!("127.0.0.1:{tls_port}");
+    healthprobe(&["redis", &tls_addr, "--tls", "--tls-ca-cert", &ca]).expect(0, "PONG");
+    // The plain port with --tls is a TLS failure; the TLS port without it is named.
+    // (Redis waits for a line end that a ClientHello never has: the handshake times out.)
+    healthprobe(&[
+        "--timeout",
+        "500ms",
+        "redis",
+        &redis.hostport(),
+        "--tls",
+        "--tls-ca-cert",
+        &ca,
+    ])
+    .expect(1, "timed out after 500ms (tls)");
+    healthprobe(&["--timeout", "1s", "redis", &tls_addr]).expect(1, "a TLS port? try --tls");
+    healthprobe(&["redis", &tls_addr, "--tls-ca-cert", &ca])
+        .expect(64, "--tls-* flags given without --tls");
+}

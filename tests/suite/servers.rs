@@ -1110,6 +1110,37 @@ fn start_redis(name: &'static str, dir: Option<PathBuf>, extra: &[String]) -> Re
     }
 }
 
+/// TLS on a port of its own (`tls-port`, a certificate from [`pg_tls_certs`], no client
+/// certificates asked), beside the plain port; returns the server and its TLS port.
+pub fn redis_tls() -> &'static (Redis, u16) {
+    static REDIS: OnceLock<(Redis, u16)> = OnceLock::new();
+    REDIS.get_or_init(|| {
+        let certs = pg_tls_certs();
+        let tls_port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port for TLS")
+            .port();
+        let arg = |p: &Path| p.display().to_string();
+        let redis = start_redis(
+            "redis-tls",
+            None,
+            &[
+                "--tls-port".into(),
+                tls_port.to_string(),
+                "--tls-cert-file".into(),
+                arg(&certs.cert),
+                "--tls-key-file".into(),
+                arg(&certs.key),
+                "--tls-ca-cert-file".into(),
+                arg(&certs.ca),
+                "--tls-auth-clients".into(),
+                "no".into(),
+            ],
+        );
+        (redis, tls_port)
+    })
+}
+
 /// No password: PING → +PONG.
 pub fn redis_plain() -> &'static Redis {
     static REDIS: OnceLock<Redis> = OnceLock::new();

@@ -173,3 +173,82 @@ fn bad_escapes_and_an_empty_expectation_are_misconfigured() {
     healthprobe(&["tcp", "1", "--send", "\\x4"]).expect(64, "two hex digits");
     healthprobe(&["tcp", "1", "--expect", ""]).expect(64, "--expect: the text is empty");
 }
+
+/// The TLS echo peer (Python ssl) with a certificate for localhost/127.0.0.1, and its CA.
+fn tls_echo() -> (crate::common::Peer, crate::common::TempDir, String) {
+    let dir = crate::common::TempDir::new("tcp-tls");
+    let certs = crate::common::make_certs(&dir);
+    let peer = crate::common::Peer::python(
+        "tls_echo_server.py",
+        &[certs.cert.to_str().unwrap(), certs.key.to_str().unwrap()],
+    );
+    let ca = certs.ca.to_str().unwrap().to_string();
+    (peer, dir, ca)
+}
+
+#[test]
+fn tls_requires_a_completed_handshake() {
+    let (peer, _dir, ca) = tls_echo();
+    healthprobe(&["tcp", &peer.hostport(), "--tls", "--tls-ca-cert", &ca])
+        .expect(0, "TLS handshake completed");
+    healthprobe(&[
+        "tcp",
+        &peer.hostport(),
+        "--tls",
+        "--tls-ca-cert",
+        &ca,
+        "--send",
+        "hello\\n",
+        "--expect",
+        "hello",
+    ])
+    .expect(0, "answer contains \"hello\"");
+    healthprobe(&["tcp", &peer.hostport(), "--tls"])
+        .expect(1, "tls: certificate signed by an unknown authority");
+    // A plain server fails with a TLS reason within the deadline.
+    let plain = silent_server();
+    let started = std::time::Instant::now();
+    healthprobe(&["--timeout", "500ms", "tcp", &plain.hostport(), "--tls"]).expect(1, "(tls)");
+    assert!(started.elapsed() < Duration::from_millis(600));
+    // A plain server that talks at once: not TLS, named as such.
+    let talker = crate::common::Server::start(|mut c| {
+        use std::io::{Read, Write};
+        let _ = c.write_all(b"220 plain banner\r\n");
+        let mut b = [0u8; 1024];
+        while c.read(&mut b).is_ok_and(|n| n > 0) {}
+    });
+    healthprobe(&["tcp", &talker.hostport(), "--tls"])
+        .expect(1, "tls: the server did not answer in TLS");
+    healthprobe(&["tcp", "1", "--tls-no-verify"]).expect(64, "--tls-* flags given without --tls");
+}
+
+#[test]
+fn tls_notices_a_server_that_refuses_our_missing_client_certificate() {
+    // With TLS 1.3 the client's handshake is over before the server judges its certificate:
+    // the refusal arrives as an alert just after, and must not read as healthy.
+    let dir = crate::common::TempDir::new("tcp-mtls");
+    let certs = crate::common::make_certs(&dir);
+    let peer = crate::common::Peer::python(
+        "https_server.py",
+        &[
+            certs.cert.to_str().unwrap(),
+            certs.key.to_str().unwrap(),
+            certs.ca.to_str().unwrap(),
+        ],
+    );
+    let ca = certs.ca.to_str().unwrap();
+    healthprobe(&["tcp", &peer.hostport(), "--tls", "--tls-ca-cert", ca])
+        .expect(1, "tls: the server requires a client certificate");
+    healthprobe(&[
+        "tcp",
+        &peer.hostport(),
+        "--tls",
+        "--tls-ca-cert",
+        ca,
+        "--tls-client-cert",
+        certs.client_cert.to_str().unwrap(),
+        "--tls-client-key",
+        certs.client_key.to_str().unwrap(),
+    ])
+    .expect(0, "TLS handshake completed");
+}

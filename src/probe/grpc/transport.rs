@@ -1,9 +1,9 @@
-//! The grpc probe's connection, as tonic's connector: dial (every address in turn, or the unix
-//! socket), TLS with our rustls configuration, and a watch on the server's first bytes.
+//! The grpc probe's connection: dial (every address in turn, or the unix socket), TLS with our
+//! rustls configuration, and a watch on the server's first bytes.
 //!
 //! Connecting lasts until the server's HTTP/2 greeting — its SETTINGS frame, which a server
 //! must send first — has arrived, as grpc-go waits for it before it calls a connection ready.
-//! Without that watch, hyper's handshake returns as soon as *our* preface is written, and a
+//! Without that watch, h2's handshake returns as soon as *our* preface is written, and a
 //! peer that accepted TCP but never speaks HTTP/2 (mute, HTTP/1.1, TLS-only, an mTLS server
 //! that refused us) would only fail later, in the RPC, as an RPC failure; grpc-health-probe
 //! users branch on that difference (exit 2 vs 3), and `-connect-timeout` must bound it.
@@ -11,7 +11,6 @@
 //! Compat mode re-dials a refused connection until the connect limit, as grpc-go does for a
 //! server that is still starting; the native probe reports the refusal at once.
 
-use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -20,12 +19,10 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use hyper_util::rt::TokioIo;
 use rustls::pki_types::ServerName;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::UnixStream;
 use tokio::sync::watch;
-use tonic::codegen::http::Uri;
 
 use super::target::Dial;
 use crate::net;
@@ -65,18 +62,6 @@ pub async fn greeting(watch: &mut watch::Receiver<Greeting>) -> Greeting {
     }
 }
 
-/// A connect failure already classified here, carried through tonic as an io::Error.
-#[derive(Debug)]
-pub struct ConnectFailure(pub Failure);
-
-impl std::fmt::Display for ConnectFailure {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.0.fmt(f)
-    }
-}
-
-impl std::error::Error for ConnectFailure {}
-
 /// Any byte stream the channel can run over (TCP or unix, with or without TLS).
 pub trait Stream: AsyncRead + AsyncWrite + Send + Unpin {}
 impl<T: AsyncRead + AsyncWrite + Send + Unpin> Stream for T {}
@@ -86,7 +71,6 @@ pub type TlsClient = (Arc<rustls::ClientConfig>, ServerName<'static>);
 
 /// Dials the target: each address in turn (or the unix socket), then TLS, then watches for
 /// the server's greeting.
-#[derive(Clone)]
 pub struct Dialer {
     dial: Dial,
     addrs: Vec<SocketAddr>,
@@ -121,7 +105,9 @@ impl Dialer {
         self.greeting.subscribe()
     }
 
-    async fn open(self) -> Result<Box<dyn Stream>, Failure> {
+    /// Opens the connection: TCP or unix (re-dialled while refused, if asked), then TLS; the
+    /// stream reports the server's greeting to [`Dialer::greeting`]'s receivers.
+    pub async fn open(&self) -> Result<Box<dyn Stream>, Failure> {
         let plain = self.plain_redialled().await?;
         let stream = match &self.tls {
             None => plain,
@@ -182,26 +168,6 @@ impl Dialer {
     }
 }
 
-impl tower_service::Service<Uri> for Dialer {
-    type Response = TokioIo<Box<dyn Stream>>;
-    type Error = io::Error;
-    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, io::Error>> + Send>>;
-
-    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), io::Error>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, _uri: Uri) -> Self::Future {
-        let dialer = self.clone();
-        Box::pin(async move {
-            match dialer.open().await {
-                Ok(stream) => Ok(TokioIo::new(stream)),
-                Err(failure) => Err(io::Error::other(ConnectFailure(failure))),
-            }
-        })
-    }
-}
-
 /// A failed TLS handshake, in the words of [`tls::reason`] when rustls says why.
 fn tls_failure(e: &io::Error) -> Failure {
     match e
@@ -213,7 +179,7 @@ fn tls_failure(e: &io::Error) -> Failure {
     }
 }
 
-/// The connection as hyper sees it, reporting the server's first frame header (or what came
+/// The connection as h2 sees it, reporting the server's first frame header (or what came
 /// instead) once; after that, a plain pass-through.
 struct Watch {
     inner: Box<dyn Stream>,
@@ -320,7 +286,7 @@ impl AsyncWrite for Watch {
 
 impl Drop for Watch {
     fn drop(&mut self) {
-        // hyper gave up on the connection (e.g. a write failed) before any greeting.
+        // h2 gave up on the connection (e.g. a write failed) before any greeting.
         if !self.settled {
             self.settle(Greeting::Closed(self.head[..self.len].to_vec()));
         }
