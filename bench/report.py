@@ -41,7 +41,21 @@ peer_of = {r[0]: r[1] for r in rows}
 desc_of = {r[0]: r[2] for r in rows}
 cmd_of = {r[0]: r[3] for r in rows}
 
-times = {r["command"]: r for r in json.load(open(os.path.join(data, "times.json")))["results"]}
+# Every row ran in several interleaved rounds (NAME@ROUND, see run.sh): merged here.
+rounds = {}
+for r in json.load(open(os.path.join(data, "times.json")))["results"]:
+    rounds.setdefault(r["command"].rsplit("@", 1)[0], []).append(r)
+times = {}
+for n, parts in rounds.items():
+    ts = [t for p in parts for t in p["times"]]
+    times[n] = {
+        "median": statistics.median(ts),
+        "min": min(ts),
+        "stddev": statistics.stdev(ts) if len(ts) > 1 else 0.0,
+        "user": statistics.fmean(p["user"] for p in parts),
+        "system": statistics.fmean(p["system"] for p in parts),
+        "runs": len(ts),
+    }
 
 
 def med(n):
@@ -324,7 +338,7 @@ for n in (env.get("callgrind_rows", "") or "").split():
     cg_sections.append("")
 
 syscall_lines = []
-for n in ("floor", "hp-version", "hp-file", "hp-tcp", "hp-http", "hp-grpc"):
+for n in ("nop", "nop-thread", "floor", "hp-version", "hp-file", "hp-tcp", "hp-http", "hp-grpc"):
     if n not in times:
         continue
     total, per = strace_summary(n)
@@ -340,6 +354,9 @@ if "hp-file" in times:
     nop, f = med("nop"), med("hp-file")
     startup.append(f"- exec+exit of a static musl C program (nop): {nop:.3f} ms; the floor (connect, request, "
                    f"status line): {floor:.3f} ms, {floor - nop:+.3f} ms over nop.")
+    if "nop-thread" in times:
+        startup.append(f"- one idle thread started (nop-thread): {med('nop-thread'):.3f} ms, "
+                       f"{med('nop-thread') - nop:+.3f} ms over nop — the least a watchdog thread costs.")
     startup.append(f"- hp-file (start-up plus one stat: the cheapest probe): {f:.3f} ms = {f / floor:.2f}× floor, "
                    f"{f - nop:+.3f} ms over nop — the binary's own start-up, whatever the probe.")
     for n in ("hp-tcp", "hp-http", "hp-grpc"):
@@ -370,7 +387,9 @@ doc = [
     f"Linux {env.get('kernel', '?')}; load average before/after timing: {env.get('load_before', '?')} / "
     f"{env.get('load_after', '?')}. Binary: `{env.get('version', '?')}`.",
     f"Timing: one hyperfine run (`-N`, no shell) of every row below, {env.get('runs', '?')} runs each after "
-    f"{env.get('warmup', '?')} warm-up runs, so the ratios compare commands measured minutes apart at most.",
+    f"{env.get('warmup', '?')} warm-up runs, interleaved in {env.get('rounds', '?')} rounds (every row runs "
+    "once per round), so a burst of load elsewhere on this shared machine is shared by all rows.",
+    "Every measured command runs with only PATH, HOSTNAME and HOME set, as Docker starts a container.",
     "",
     "## The table",
     "",

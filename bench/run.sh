@@ -5,7 +5,8 @@
 # are never assertions there); run it by hand after a change that could cost time or bytes.
 #
 #   bench/run.sh                 # Debian, as root: installs its tools with apt-get; minutes
-#   RUNS=500 bench/run.sh        # timing runs per row (default 200, after WARMUP=20)
+#   RUNS=500 bench/run.sh        # timing runs per row (default 200, after WARMUP=20; in
+#                                # ROUNDS=10 interleaved rounds)
 #   DEADLINE_RUNS=20 bench/run.sh  # runs per deadline case (default 100)
 #   BASELINE= bench/run.sh       # skip the 0.1 build (default BASELINE=3cf3b96, the last
 #                                # commit before the feature issues; its sources are
@@ -17,8 +18,11 @@
 #
 # What it measures:
 # - Timing: ONE hyperfine run (-N: exec, no shell) of every row, so ratios compare commands
-#   measured in the same minutes on the same (shared, noisy) machine. Rows:
+#   measured in the same minutes on the same (shared, noisy) machine; the rows are
+#   interleaved in ROUNDS rounds (default 10) so a burst of load elsewhere is shared by all
+#   rows instead of landing on one. Rows:
 #     nop          a static musl C program that only exits: what any exec+exit costs
+#     nop-thread   the same, starting one idle thread first: the least a watchdog thread costs
 #     floor        THE FLOOR: bench/floor.c built static with musl-gcc (Debian musl-tools):
 #                  connect, send `GET / HTTP/1.0`, read the status line. "× floor" divides by it
 #     floor-glibc  the same source built with gcc -static (glibc), NOT a floor: it shows why the
@@ -328,6 +332,12 @@ mariadb --no-defaults --socket="$work/my/sock" -u root -e "CREATE USER 'nopass'@
 
 printf 'heartbeat: ready\n' >"$work/heartbeat"
 
+# Every measured command runs in the environment Docker gives a container (PATH, HOSTNAME,
+# HOME), not this shell's: clap's `env` support looks each flag's variable up, and getenv
+# scans the whole environment, so a developer's 100 variables would cost instructions that
+# no health check pays.
+cenv=(env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOSTNAME=healthprobe-bench HOME="$HOME")
+
 # ---------------------------------------------------------------------------------------
 # Rows: name, peer, description, command (stored shell-quoted: hyperfine -N splits it the
 # same way; `eval "argv=($cmd)"` gives it back as words).
@@ -351,7 +361,8 @@ R="127.0.0.1:$redis_port"
 P="127.0.0.1:$pg_port"
 M="127.0.0.1:$my_port"
 ghp="const:7.3:grpc-health-probe v0.4.56 (DESIGN constant; a Go binary, not installable here)"
-row nop "" "static musl C program that only exits: exec+exit" "$work/nop"
+row nop "" "static musl C program that only exits: exec+exit (bench/nop.c)" "$work/nop"
+row nop-thread "" "the same, starting one idle thread first: the least a watchdog thread costs" "$work/nop" thread
 row floor "" "THE FLOOR: static musl C client (bench/floor.c, musl-gcc): connect, GET / HTTP/1.0, status line" "$work/floor" "$http_port"
 row floor-glibc "" "NOT the floor: the same C client built with gcc -static (glibc), to show why the floor uses musl" "$work/floor-glibc" "$http_port"
 row hp-version "" "healthprobe --version: start-up that does not depend on any probe" "$hp" --version
@@ -381,7 +392,7 @@ x8=()
 for i in 1 2 3 4 5 6 7 8; do x8+=(http "$U"); [ "$i" = 8 ] || x8+=(--and); done
 row hp-http-x8 hp-http "8 http checks in one call (--and)" "$hp" "${x8[@]}"
 row hp-mixed-x8 "max:hp-http,hp-https,hp-tcp,hp-file,hp-grpc,hp-postgres,hp-redis,hp-mysql" \
-  "8 different checks in one call: http, https, tcp, file, grpc, postgres, redis, mysql" \
+  "8 different checks in one call: http, https, tcp, file, grpc, postgres, redis, mysql (peer: the slowest of them alone)" \
   "$hp" http "$U" --and http "$S" --tls-ca-cert "$work/ca.pem" --and tcp "127.0.0.1:$http_port" \
   --and file "$work/heartbeat" --and grpc "$G" --and postgres "$P" --and redis "$R" --and mysql "$M"
 g8=()
@@ -394,17 +405,30 @@ for name in "${rows[@]}"; do
 done
 for name in "${rows[@]}"; do
   eval "argv=(${cmd[$name]})"
-  "${argv[@]}" >/dev/null 2>"$work/check.err" || die "$name failed: ${cmd[$name]}: $(cat "$work/check.err")"
+  "${cenv[@]}" "${argv[@]}" >/dev/null 2>"$work/check.err" || die "$name failed: ${cmd[$name]}: $(cat "$work/check.err")"
 done
 
 # ---------------------------------------------------------------------------------------
-# Timing: one hyperfine run.
+# Timing: one hyperfine run, interleaved. hyperfine runs all of one command's runs before the
+# next command's, so a burst of load from another process on this shared machine would land
+# on whichever row happened to be running (a row's 200 runs take well under a second). So the
+# one invocation lists every row ROUNDS times (ROW@1 ... ROW@ROUNDS, RUNS/ROUNDS runs and
+# WARMUP/ROUNDS warm-up runs each), round after round; report.py merges each row's runs.
 # ---------------------------------------------------------------------------------------
-say "timing (${#rows[@]} rows, $runs runs each after $warmup warm-up runs)"
+rounds=${ROUNDS:-10}
+per_round=$(((runs + rounds - 1) / rounds))
+warm_round=$(((warmup + rounds - 1) / rounds))
+runs=$((per_round * rounds))
+warmup=$((warm_round * rounds))
+say "timing (${#rows[@]} rows × $rounds rounds of $per_round runs after $warm_round warm-up runs: $runs runs per row)"
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 args=()
-for name in "${rows[@]}"; do args+=(--command-name "$name" "${cmd[$name]}"); done
-hyperfine -N --style basic --warmup "$warmup" --runs "$runs" --export-json "$data/times.json" "${args[@]}" >&2
+for round in $(seq "$rounds"); do
+  for name in "${rows[@]}"; do args+=(--command-name "$name@$round" "${cmd[$name]}"); done
+done
+# Its warnings (outliers, a slow first run: one per command, hundreds) go to a log.
+"${cenv[@]}" hyperfine -N --style none --warmup "$warm_round" --runs "$per_round" --export-json "$data/times.json" \
+  "${args[@]}" >"$work/hyperfine.log" 2>&1 || die "hyperfine failed: $(grep -v Warning "$work/hyperfine.log" | tail -5)"
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # ---------------------------------------------------------------------------------------
@@ -414,10 +438,10 @@ say "memory, faults, syscalls"
 for name in "${rows[@]}"; do
   eval "argv=(${cmd[$name]})"
   for _ in 1 2 3 4 5; do
-    /usr/bin/time -f '%M %R' -o "$work/time.out" "${argv[@]}" >/dev/null 2>&1 || true
+    "${cenv[@]}" /usr/bin/time -f '%M %R' -o "$work/time.out" "${argv[@]}" >/dev/null 2>&1 || true
     tail -1 "$work/time.out" >>"$data/rss/$name"
   done
-  strace -f -c -o "$data/strace/$name" -- "${argv[@]}" >/dev/null 2>&1 || true
+  "${cenv[@]}" strace -f -c -o "$data/strace/$name" -- "${argv[@]}" >/dev/null 2>&1 || true
 done
 
 # What a probe holds while it waits on a mute peer (all set up: runtime, TLS, buffers).
@@ -428,7 +452,7 @@ for spec in "http http://127.0.0.1:$mute_port/" "https https://localhost:$mute_p
   probe=$label
   case $label in https) probe=http ;; tcp-expect) probe=tcp ;; esac
   # shellcheck disable=SC2086 # rest is our own word list
-  "$hp" --timeout 3s "$probe" $rest >/dev/null 2>&1 &
+  "${cenv[@]}" "$hp" --timeout 3s "$probe" $rest >/dev/null 2>&1 &
   pid=$!
   sleep 0.3 # a sampling instant, not a readiness wait: the probe is blocked on the peer
   st=/proc/$pid/status
@@ -452,7 +476,7 @@ declare -A cg_args=(
 )
 for name in $cg_rows; do
   # shellcheck disable=SC2086
-  valgrind --tool=callgrind --callgrind-out-file="$data/cg/$name.out" "$hpsyms" ${cg_args[$name]} \
+  "${cenv[@]}" valgrind --tool=callgrind --callgrind-out-file="$data/cg/$name.out" "$hpsyms" ${cg_args[$name]} \
     >/dev/null 2>"$data/cg/$name.log" || true
   callgrind_annotate --inclusive=yes --threshold=100 "$data/cg/$name.out" >"$data/cg/$name.incl" 2>/dev/null || true
   callgrind_annotate --threshold=100 "$data/cg/$name.out" >"$data/cg/$name.excl" 2>/dev/null || true
@@ -466,7 +490,7 @@ closed=$(free_port)
 within_ms=15000
 for attempt in 1 2 3; do
   wait_cmd="healthprobe wait -q --within ${within_ms}ms --every 1ms tcp 127.0.0.1:$closed"
-  /usr/bin/time -f '%M' -o "$work/wait.time" "$hp" wait -q --within "${within_ms}ms" --every 1ms \
+  "${cenv[@]}" /usr/bin/time -f '%M' -o "$work/wait.time" "$hp" wait -q --within "${within_ms}ms" --every 1ms \
     tcp "127.0.0.1:$closed" >/dev/null 2>"$work/wait.err" &
   tpid=$!
   sleep 1
@@ -486,7 +510,7 @@ printf 'cmd=%s\nwithin=%sms\nattempts=%s\npeak_kib=%s\nrss_early_kib=%s\nrss_lat
   "$early" "$late" "$line" >"$data/wait"
 
 say "run idle"
-"$hp" run -- /bin/sleep 60 >/dev/null 2>&1 &
+"${cenv[@]}" "$hp" run -- /bin/sleep 60 >/dev/null 2>&1 &
 rpid=$!
 daemons+=("$rpid TERM")
 sleep 1
@@ -562,6 +586,7 @@ cpu_model=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)
   echo "kernel=$(uname -r)"
   echo "runs=$runs"
   echo "warmup=$warmup"
+  echo "rounds=$rounds"
   echo "deadline_runs=$deadline_runs"
   echo "load_before=$load_before"
   echo "load_after=$load_after"
