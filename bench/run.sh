@@ -8,6 +8,9 @@
 #   RUNS=500 bench/run.sh        # timing runs per row (default 200, after WARMUP=20; in
 #                                # ROUNDS=10 interleaved rounds)
 #   DEADLINE_RUNS=20 bench/run.sh  # runs per deadline case (default 100)
+#   QUIET_WAIT=0 bench/run.sh    # do not wait for a quiet machine before the timing and the
+#                                # deadline sections (default: up to 300 s each, until the CPUs
+#                                # are <= QUIET_BUSY=30% busy for 3 s)
 #   BASELINE= bench/run.sh       # skip the 0.1 build (default BASELINE=3cf3b96, the last
 #                                # commit before the feature issues; its sources are
 #                                # extracted under ~/.cache/healthprobe-bench, outside the
@@ -99,6 +102,33 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM HUP
 
 say() { echo "== $*" >&2; }
+# The share of CPU time (percent, all cores) spent busy over the next second.
+cpu_busy() {
+  local a b
+  read -r -a a </proc/stat
+  sleep 1
+  read -r -a b </proc/stat
+  local total=0 idle i
+  for i in 1 2 3 4 5 6 7 8; do total=$((total + b[i] - a[i])); done
+  idle=$((b[4] - a[4] + b[5] - a[5]))
+  echo $((total > 0 ? 100 * (total - idle) / total : 0))
+}
+# quiet NAME: waits until the CPUs have been mostly idle (<= QUIET_BUSY percent busy, default
+# 30) for 3 seconds in a row, QUIET_WAIT seconds at most (default 300; 0: do not wait), so
+# another engineer's build on this shared machine does not land in the measurement; records
+# what it saw as NAME=... for the report either way.
+quiet() {
+  local name=$1 waited=0 calm=0 busy
+  while :; do
+    busy=$(cpu_busy)
+    waited=$((waited + 1))
+    if [ "$busy" -le "${QUIET_BUSY:-30}" ]; then calm=$((calm + 1)); else calm=0; fi
+    [ "$calm" -ge 3 ] && break
+    [ "$waited" -ge "${QUIET_WAIT:-300}" ] && break
+    [ "$waited" = 1 ] && say "waiting for a quieter machine before $name (CPU $busy% busy; at most ${QUIET_WAIT:-300} s)"
+  done
+  echo "$name=CPU $busy% busy when it started (waited ${waited} s, $([ "$calm" -ge 3 ] && echo quiet || echo 'never quiet: noisy numbers'))" >>"$data/quiet"
+}
 die() { echo "bench/run.sh: $*" >&2; exit 2; }
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
@@ -421,6 +451,7 @@ warm_round=$(((warmup + rounds - 1) / rounds))
 runs=$((per_round * rounds))
 warmup=$((warm_round * rounds))
 say "timing (${#rows[@]} rows × $rounds rounds of $per_round runs after $warm_round warm-up runs: $runs runs per row)"
+quiet timing
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 args=()
 for round in $(seq "$rounds"); do
@@ -535,6 +566,7 @@ forget "$rpid"
 # ---------------------------------------------------------------------------------------
 # Deadline precision (the three environments side by side).
 # ---------------------------------------------------------------------------------------
+quiet deadline
 say "deadline precision ($deadline_runs runs per case, --timeout 500ms)"
 T="--timeout 500ms"
 dl=(python3 "$root/bench/deadline.py" --runs "$deadline_runs" --timeout-ms 500)
