@@ -11,9 +11,12 @@
 //! exec            find CMD (126/127), exec or spawn it with default signal handling
 //! report          Outcome -> one line + exit code (text | json | compat); --log-to; once only
 //! compat          grpc-health-probe's flags and words (GrpcArgs in, a line out)
-//! probe/*         http, grpc, tcp, file: new() validates (no I/O), run(&Attempt) checks
+//! probe/*         http, grpc, tcp, file, postgres, redis, mysql: new() validates (no I/O),
+//!                 run(&Attempt) checks; pure wire codecs (pg_wire, resp, mysql_wire, grpc
+//!                 wire) and one bounded connection type (conn) beside them
 //! net, tls        addresses and connecting; TLS trust and configuration — shared by probes
-//! cli             clap declarations (args), the types flags parse into (values), the front
+//! expect          bounded reads and `contains` (http body, tcp, file)
+//! cli             flag tables and typed args (args), the parser (spec), value types, the front
 //! trace, watchdog one check's phase/timings/peer per attempt; the deadline's backstop thread
 //! verdict         Phase, Failure, Success, Misconfig, Outcome, Exit — plain data
 //! deadline, text, duration, json, expand, log_to, signals, alloc   (leaves)
@@ -168,10 +171,21 @@ fn misconfigured(start: Instant, fallback: &Fallback, outcome: Outcome) -> Exit 
 }
 
 /// Output in grpc-health-probe's words (the style's timeouts are only used in messages).
+///
+/// grpc-health-probe has no `--log-to`, and its flags are kept as they are; the copy of the
+/// line for ECS (which shows health-check output nowhere) is asked for with the variables
+/// `HEALTHPROBE_LOG_TO` (and `HEALTHPROBE_LOG_HEALTHY`) instead.
 fn compat_output(style: compat::Style, verbose: bool) -> Output {
+    let log_to = std::env::var_os("HEALTHPROBE_LOG_TO").filter(|p| !p.is_empty());
+    let log_healthy = std::env::var("HEALTHPROBE_LOG_HEALTHY")
+        .ok()
+        .and_then(|v| cli::spec::boolish(&v))
+        .unwrap_or(false);
     Output {
         compat: Some(Arc::new(style)),
         verbose,
+        log_to: log_to.map(|p| Arc::new(p.into())),
+        log_healthy,
         ..Output::default()
     }
 }

@@ -141,7 +141,7 @@ impl Tls {
             (Some(cert), Some(key)) => {
                 Some((read_certs("--tls-client-cert", cert)?, read_key(key)?))
             }
-            // clap's `requires` makes these unreachable; keep the message for completeness.
+            // The parser's requirements make these unreachable; keep the message for completeness.
             (Some(_), None) => {
                 return Err(Misconfig("--tls-client-cert needs --tls-client-key".into()))
             }

@@ -6,16 +6,16 @@
 //! healthprobe wait [--within D] [--every D] [GLOBAL] PROBE ARGS... [--and ...]... [-- CMD ARGS...]
 //! healthprobe run [--stop-delay D] [--quiet] -- CMD ARGS...
 //! ```
-//! clap exits 2 on usage errors, which Docker reserves, so every clap error becomes one
-//! `misconfigured:` line (exit 64) here. Start-up cost must not grow with the number of probes
-//! and modes (clap building its whole tree was ~35% of an http probe's instructions), so a
-//! cheap scan of the raw arguments finds the mode and the probe first, and clap is given only
-//! that probe's command; the whole tree is built only for `--help` and for mistakes.
+//! Every usage error becomes one `misconfigured:` line (exit 64; never 2, which Docker
+//! reserves). The parser is our own, table-driven ([`spec`]; why not clap is said there), so
+//! start-up costs the same whatever the number of probes and modes: a scan of the raw
+//! arguments finds the mode and the probe, and only that probe's table is consulted.
 //! With one check, global options may also follow it (0.1's behaviour, unchanged). With
 //! several, global options go before the first probe and the per-probe `HEALTHPROBE_*`
 //! variables are ignored, so one variable never silently fills every check.
 
 pub mod args;
+pub mod spec;
 pub mod values;
 
 pub use args::{
@@ -28,8 +28,7 @@ use std::ffi::{OsStr, OsString};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::error::ErrorKind;
-use clap::{ArgMatches, Args, Command, FromArgMatches};
+use spec::{Matches, Spec, Usage};
 
 use crate::duration;
 use crate::verdict::Misconfig;
@@ -88,36 +87,18 @@ impl ProbeArgs {
     }
 }
 
-/// The probes, with the one-line description `--help` lists.
-const PROBES: [(&str, &str); 7] = [
-    ("http", "HTTP(S) request; healthy on status 200-399"),
-    (
-        "grpc",
-        "gRPC health check (grpc.health.v1.Health/Check); healthy only when SERVING",
-    ),
-    (
-        "tcp",
-        "TCP connect; healthy when the connection is accepted",
-    ),
-    (
-        "file",
-        "File check; healthy when the file exists (and is fresh enough, with --max-age)",
-    ),
-    (
-        "postgres",
-        "PostgreSQL: healthy when it accepts connections (pg_isready's verdict, no password)",
-    ),
-    (
-        "redis",
-        "Redis: healthy when PING answers PONG (not while -LOADING, -BUSY, -MASTERDOWN)",
-    ),
-    (
-        "mysql",
-        "MySQL/MariaDB: healthy on the server's greeting (not on ERR 1040, 1129, 1130)",
-    ),
+/// The probes: name and table.
+const PROBES: [(&str, &Spec); 7] = [
+    ("http", &args::HTTP),
+    ("grpc", &args::GRPC),
+    ("tcp", &args::TCP),
+    ("file", &args::FILE),
+    ("postgres", &args::POSTGRES),
+    ("redis", &args::REDIS),
+    ("mysql", &args::MYSQL),
 ];
 
-/// `http, grpc, tcp or file`, for messages.
+/// `http, grpc, tcp, file, postgres, redis or mysql`, for messages.
 fn probe_list() -> String {
     let names: Vec<&str> = PROBES.iter().map(|(n, _)| *n).collect();
     match names.split_last() {
@@ -126,44 +107,21 @@ fn probe_list() -> String {
     }
 }
 
-/// The known probe called `name`, as the `&'static str` reports use.
-fn probe_name(name: &OsStr) -> Option<&'static str> {
-    PROBES
-        .iter()
-        .map(|(n, _)| *n)
-        .find(|n| OsStr::new(n) == name)
-}
-
-/// The clap command of probe `name` (one of [`PROBES`]).
-fn probe_command(name: &'static str) -> Command {
-    let about = PROBES
-        .iter()
-        .find(|(n, _)| *n == name)
-        .map_or("", |(_, a)| a);
-    let cmd = Command::new(name);
-    // After augmenting: a struct's doc comment would otherwise become the description.
-    match name {
-        "http" => HttpArgs::augment_args(cmd),
-        "grpc" => GrpcArgs::augment_args(cmd),
-        "tcp" => TcpArgs::augment_args(cmd),
-        "postgres" => PostgresArgs::augment_args(cmd),
-        "redis" => RedisArgs::augment_args(cmd),
-        "mysql" => MysqlArgs::augment_args(cmd),
-        _ => FileArgs::augment_args(cmd),
-    }
-    .about(about)
+/// The known probe called `name`, and its table.
+fn probe_named(name: &OsStr) -> Option<(&'static str, &'static Spec)> {
+    PROBES.iter().copied().find(|(n, _)| OsStr::new(n) == name)
 }
 
 /// Reads probe `name`'s flags out of its matches.
-fn read_probe(name: &str, m: &ArgMatches) -> Result<ProbeArgs, clap::Error> {
+fn read_probe(name: &str, m: &Matches) -> Result<ProbeArgs, Usage> {
     Ok(match name {
-        "http" => ProbeArgs::Http(HttpArgs::from_arg_matches(m)?),
-        "grpc" => ProbeArgs::Grpc(GrpcArgs::from_arg_matches(m)?),
-        "tcp" => ProbeArgs::Tcp(TcpArgs::from_arg_matches(m)?),
-        "postgres" => ProbeArgs::Postgres(PostgresArgs::from_arg_matches(m)?),
-        "redis" => ProbeArgs::Redis(RedisArgs::from_arg_matches(m)?),
-        "mysql" => ProbeArgs::Mysql(MysqlArgs::from_arg_matches(m)?),
-        _ => ProbeArgs::File(FileArgs::from_arg_matches(m)?),
+        "http" => ProbeArgs::Http(HttpArgs::from_matches(m)?),
+        "grpc" => ProbeArgs::Grpc(GrpcArgs::from_matches(m)?),
+        "tcp" => ProbeArgs::Tcp(TcpArgs::from_matches(m)?),
+        "postgres" => ProbeArgs::Postgres(PostgresArgs::from_matches(m)?),
+        "redis" => ProbeArgs::Redis(RedisArgs::from_matches(m)?),
+        "mysql" => ProbeArgs::Mysql(MysqlArgs::from_matches(m)?),
+        _ => ProbeArgs::File(FileArgs::from_matches(m)?),
     })
 }
 
@@ -305,63 +263,62 @@ fn skip_options(args: &[OsString], mut i: usize, valued: &[&str]) -> usize {
             _ => break,
         }
     }
-    i
+    i.min(args.len())
 }
 
-/// The top-level command, without subcommands: name, version, help texts, global options.
-fn root() -> Command {
-    GlobalArgs::augment_args(bare_root())
-        .about("Check services for container health checks; the exit code says whether they are healthy.")
-        .after_help(
-            "Several checks in one call: PROBE ARGS --and PROBE ARGS ... (all must be healthy).\n\
-             Exit codes: 0 healthy, 1 unhealthy, 64 misconfigured.\n\
-             Output: one line, `healthy: ...` on stdout or `unhealthy: ...` / `misconfigured: ...` on stderr.",
-        )
+/// `healthprobe --help`: the probes and modes, and the global options.
+fn root_help() -> String {
+    let mut commands: Vec<(&str, &str)> = PROBES.iter().map(|(n, s)| (*n, s.about)).collect();
+    commands.push(("wait", args::WAIT.about));
+    commands.push(("run", args::RUN.about));
+    spec::help(
+        &args::GLOBALS,
+        &[],
+        "healthprobe [OPTIONS] <PROBE> ARGS... [--and <PROBE> ARGS...]...\n       \
+         healthprobe wait [OPTIONS] <PROBE> ARGS... [--and ...]... [-- CMD ARGS...]\n       \
+         healthprobe run [--stop-delay DURATION] [--quiet] -- CMD ARGS...",
+        &commands,
+    )
 }
 
-/// The top-level command without the global options (`run` takes none of them).
-fn bare_root() -> Command {
-    Command::new("healthprobe")
-        .version(env!("HEALTHPROBE_VERSION"))
-        .disable_help_subcommand(true)
-        .max_term_width(100)
+/// `--help` of one probe (`path` is what precedes it: `healthprobe` or `healthprobe wait`).
+fn probe_help(spec: &'static Spec, path: &str, with_wait: bool) -> String {
+    let usage = match &spec.positional {
+        Some(p) => format!("{path} {} [OPTIONS] <{}>", spec.name, p.name),
+        None => format!("{path} {} [OPTIONS]", spec.name),
+    };
+    let also: &[&Spec] = if with_wait {
+        &[&args::WAIT, &args::GLOBALS]
+    } else {
+        &[&args::GLOBALS]
+    };
+    spec::help(spec, also, &usage, &[])
 }
 
-/// `wait`'s command, with `probes` as its subcommands.
-fn wait_command(probes: impl IntoIterator<Item = Command>) -> Command {
-    WaitArgs::augment_args(Command::new("wait"))
-        .about("Wait until every check is healthy (then exec CMD, if given after --)")
-        .after_help(
-            "Attempts every --every (each bounded by --timeout) until all checks are healthy, \
-             or exit 1 after --within.\nWith `-- CMD ARGS...`, healthprobe then becomes CMD \
-             (same PID, default signal handling): not found exits 127, not executable 126.",
-        )
-        .subcommands(probes)
+/// `--version`.
+fn version() -> String {
+    format!("healthprobe {}\n", env!("HEALTHPROBE_VERSION"))
 }
 
-/// `run`'s command.
-fn run_command() -> Command {
-    RunArgs::augment_args(Command::new("run"))
-        .about(
-            "Run CMD as PID 1: forward signals (delaying SIGTERM with --stop-delay), reap zombies",
-        )
-        .after_help("Exits with CMD's status (128+N if it was killed by signal N).")
-}
-
-/// The whole tree, for `--help` and for arguments the fast path does not recognise.
-fn full_tree() -> Command {
-    let probes = || PROBES.iter().map(|(n, _)| probe_command(n));
-    root()
-        .subcommands(probes())
-        .subcommand(wait_command(probes()))
-        .subcommand(run_command())
+/// A parser's outcome under the contract: help and version printed, an error as one line
+/// pointing to the right `--help`.
+fn usage(u: Usage, help: impl FnOnce() -> String, see: &str) -> Parsed {
+    match u {
+        Usage::Help => Parsed::Print(help()),
+        Usage::Version => Parsed::Print(version()),
+        Usage::Error(e) => Parsed::misconfigured(format!("{e} (see '{see} --help')")),
+    }
 }
 
 /// Parses `args` (the program name first, `${NAME}` already expanded).
 pub fn parse(args: &[OsString]) -> Parsed {
     let i = skip_options(args, 1, &GLOBAL_VALUED);
+    let prefix = &args[1..i];
     let Some(first) = args.get(i) else {
-        return clap_parse(full_tree(), args);
+        return match spec::parse(&[&args::GLOBALS], prefix, true) {
+            Ok(_) => no_probe(),
+            Err(u) => usage(u, root_help, "healthprobe"),
+        };
     };
     if first == AND {
         return Parsed::misconfigured(format!(
@@ -372,37 +329,80 @@ pub fn parse(args: &[OsString]) -> Parsed {
         return parse_wait(args, i);
     }
     if first == "run" {
-        return clap_parse(bare_root().subcommand(run_command()), args);
+        if i > 1 {
+            return Parsed::misconfigured(
+                "run takes no global options (only --stop-delay and --quiet, after `run`)",
+            );
+        }
+        return match spec::parse(&[&args::RUN], &args[i + 1..], true)
+            .and_then(|m| RunArgs::from_matches(&m))
+        {
+            Ok(run) => Parsed::Run(run),
+            Err(u) => usage(
+                u,
+                || {
+                    spec::help(
+                        &args::RUN,
+                        &[],
+                        "healthprobe run [OPTIONS] -- <CMD>...",
+                        &[],
+                    )
+                },
+                "healthprobe run",
+            ),
+        };
     }
-    if probe_name(first).is_none() {
-        return clap_parse(full_tree(), args);
-    }
+    let Some((name, probe)) = probe_named(first) else {
+        return unknown_first(first, prefix);
+    };
     let segments = match split_checks(&args[i..]) {
         Ok(s) => s,
         Err(p) => return *p,
     };
     if let [only] = segments.as_slice() {
-        let name = probe_name(&only[0]).unwrap_or("http");
-        let cmd = root().subcommand(probe_command(name));
-        return match cmd
-            .try_get_matches_from(args)
-            .and_then(|m| single(&m, name))
-        {
+        let tokens: Vec<OsString> = prefix.iter().chain(&only[1..]).cloned().collect();
+        let parsed = spec::parse(&[probe, &args::GLOBALS], &tokens, true)
+            .and_then(|m| Ok((GlobalArgs::from_matches(&m)?, read_probe(name, &m)?)));
+        return match parsed {
             Ok((globals, probe)) => Parsed::Check {
                 globals,
                 checks: vec![probe],
             },
-            Err(e) => clap_error(&e),
+            Err(u) => usage(
+                u,
+                || probe_help(probe, "healthprobe", false),
+                &format!("healthprobe {name}"),
+            ),
         };
     }
-    match root().try_get_matches_from(&args[..i]) {
-        Ok(m) => match (GlobalArgs::from_arg_matches(&m), several(&segments)) {
-            (Ok(globals), Ok(checks)) => Parsed::Check { globals, checks },
-            (Err(e), _) => clap_error(&e),
-            (_, Err(p)) => *p,
+    match spec::parse(&[&args::GLOBALS], prefix, true).and_then(|m| GlobalArgs::from_matches(&m)) {
+        Ok(globals) => match several(&segments, "healthprobe", false) {
+            Ok(checks) => Parsed::Check { globals, checks },
+            Err(p) => *p,
         },
-        Err(e) => clap_error(&e),
+        Err(u) => usage(u, root_help, "healthprobe"),
     }
+}
+
+/// The first word is neither a probe nor a mode: a global option's error first (`--help`,
+/// `--version`, a typo'd flag), else an unknown probe with a suggestion.
+fn unknown_first(first: &OsStr, prefix: &[OsString]) -> Parsed {
+    let mut tokens = prefix.to_vec();
+    tokens.push(first.to_os_string());
+    if first.to_str().is_some_and(|f| f.starts_with('-')) {
+        return match spec::parse(&[&args::GLOBALS], &tokens, true) {
+            Ok(_) => no_probe(),
+            Err(u) => usage(u, root_help, "healthprobe"),
+        };
+    }
+    let given = first.to_string_lossy();
+    let known = PROBES.iter().map(|(n, _)| *n).chain(["wait", "run"]);
+    let tip = spec::nearest(&given, known)
+        .map(|n| format!("; a similar subcommand exists: '{n}'"))
+        .unwrap_or_default();
+    Parsed::misconfigured(format!(
+        "unrecognized subcommand '{given}'{tip} (see 'healthprobe --help')"
+    ))
 }
 
 /// `wait ...`: its options, the checks, and the command after `--`.
@@ -427,64 +427,71 @@ fn parse_wait(args: &[OsString], at: usize) -> Parsed {
     }
     let valued: Vec<&str> = GLOBAL_VALUED.iter().chain(&WAIT_VALUED).copied().collect();
     let j = skip_options(head, at + 1, &valued);
-    let probe = head.get(j).and_then(|p| probe_name(p));
-    let Some(name) = probe else {
-        if head.get(j).is_none() && !head.iter().any(|a| a == "--help" || a == "-h") {
-            return Parsed::misconfigured(
+    let prefix: Vec<OsString> = head[1..at]
+        .iter()
+        .chain(&head[at + 1..j])
+        .cloned()
+        .collect();
+    let wait_help = || wait_help();
+    let Some((name, probe)) = head.get(j).and_then(|p| probe_named(p)) else {
+        let mut tokens = prefix.clone();
+        tokens.extend(head.get(j).cloned());
+        return match spec::parse(&[&args::WAIT, &args::GLOBALS], &tokens, true) {
+            Err(u) => usage(u, wait_help, "healthprobe wait"),
+            Ok(_) if head.get(j).is_none() => Parsed::misconfigured(
                 "wait: no check given (e.g. healthprobe wait tcp db:5432 -- /app)",
-            );
-        }
-        let probes = PROBES.iter().map(|(n, _)| probe_command(n));
-        return clap_parse(root().subcommand(wait_command(probes)), head);
+            ),
+            Ok(_) => unknown_first(&head[j], &[]),
+        };
     };
     let segments = match split_checks(&head[j..]) {
         Ok(s) => s,
         Err(p) => return *p,
     };
-    let wait_of = |m: &ArgMatches| -> Result<(GlobalArgs, WaitArgs), clap::Error> {
-        let globals = GlobalArgs::from_arg_matches(m)?;
-        let sub = m.subcommand_matches("wait").unwrap_or(m);
-        Ok((globals, WaitArgs::from_arg_matches(sub)?))
+    let read = |m: &Matches| -> Result<(GlobalArgs, WaitArgs), Usage> {
+        Ok((GlobalArgs::from_matches(m)?, WaitArgs::from_matches(m)?))
     };
-    if segments.len() == 1 {
-        let cmd = root().subcommand(wait_command([probe_command(name)]));
-        let parsed = cmd.try_get_matches_from(head).and_then(|m| {
-            let (globals, wait) = wait_of(&m)?;
-            let sub = m.subcommand_matches("wait").unwrap_or(&m);
-            Ok((globals, wait, single(sub, name)?.1))
-        });
+    if let [only] = segments.as_slice() {
+        let tokens: Vec<OsString> = prefix.iter().chain(&only[1..]).cloned().collect();
+        let parsed = spec::parse(&[probe, &args::WAIT, &args::GLOBALS], &tokens, true)
+            .and_then(|m| Ok((read(&m)?, read_probe(name, &m)?)));
         return match parsed {
-            Ok((globals, wait, probe)) => Parsed::Wait {
+            Ok(((globals, wait), probe)) => Parsed::Wait {
                 globals,
                 wait,
                 checks: vec![probe],
                 command,
             },
-            Err(e) => clap_error(&e),
+            Err(u) => usage(
+                u,
+                || probe_help(probe, "healthprobe wait", true),
+                &format!("healthprobe wait {name}"),
+            ),
         };
     }
-    let cmd = root().subcommand(wait_command([]));
-    match cmd.try_get_matches_from(&head[..j]) {
-        Ok(m) => match (wait_of(&m), several(&segments)) {
-            (Ok((globals, wait)), Ok(checks)) => Parsed::Wait {
+    match spec::parse(&[&args::WAIT, &args::GLOBALS], &prefix, true).and_then(|m| read(&m)) {
+        Ok((globals, wait)) => match several(&segments, "healthprobe wait", true) {
+            Ok(checks) => Parsed::Wait {
                 globals,
                 wait,
                 checks,
                 command,
             },
-            (Err(e), _) => clap_error(&e),
-            (_, Err(p)) => *p,
+            Err(p) => *p,
         },
-        Err(e) => clap_error(&e),
+        Err(u) => usage(u, wait_help, "healthprobe wait"),
     }
 }
 
-/// The global options of `m` and its one probe (the subcommand `name`).
-fn single(m: &ArgMatches, name: &'static str) -> Result<(GlobalArgs, ProbeArgs), clap::Error> {
-    let sub = m
-        .subcommand_matches(name)
-        .ok_or_else(|| clap::Error::new(ErrorKind::MissingSubcommand))?;
-    Ok((GlobalArgs::from_arg_matches(m)?, read_probe(name, sub)?))
+/// `healthprobe wait --help`.
+fn wait_help() -> String {
+    let commands: Vec<(&str, &str)> = PROBES.iter().map(|(n, s)| (*n, s.about)).collect();
+    spec::help(
+        &args::WAIT,
+        &[&args::GLOBALS],
+        "healthprobe wait [OPTIONS] <PROBE> ARGS... [--and <PROBE> ARGS...]... [-- CMD ARGS...]",
+        &commands,
+    )
 }
 
 /// Splits `PROBE ARGS --and PROBE ARGS ...` into the checks' argument lists.
@@ -507,20 +514,26 @@ fn split_checks(args: &[OsString]) -> Result<Vec<&[OsString]>, Box<Parsed>> {
     Ok(segments)
 }
 
-/// Parses each of several checks with its probe's own command, per-probe variables off.
-fn several(segments: &[&[OsString]]) -> Result<Vec<ProbeArgs>, Box<Parsed>> {
+/// Parses each of several checks with its probe's own table, per-probe variables off.
+fn several(
+    segments: &[&[OsString]],
+    path: &str,
+    with_wait: bool,
+) -> Result<Vec<ProbeArgs>, Box<Parsed>> {
     let mut checks = Vec::with_capacity(segments.len());
     for (i, segment) in segments.iter().enumerate() {
         let index = i + 1;
-        let Some(name) = probe_name(&segment[0]) else {
+        let Some((name, probe)) = probe_named(&segment[0]) else {
             let given = segment[0].to_string_lossy();
+            let tip = spec::nearest(&given, PROBES.iter().map(|(n, _)| *n))
+                .map(|n| format!("; did you mean \"{n}\"?"))
+                .unwrap_or_default();
             return Err(Box::new(Parsed::Misconfigured {
                 check: Some(index),
                 probe: None,
                 problem: Misconfig(format!(
-                    "unknown probe \"{given}\" (expected {}){}",
-                    probe_list(),
-                    suggest(&given, PROBES.iter().map(|(n, _)| *n))
+                    "unknown probe \"{given}\" (expected {}){tip}",
+                    probe_list()
                 )),
             }));
         };
@@ -541,47 +554,16 @@ fn several(segments: &[&[OsString]]) -> Result<Vec<ProbeArgs>, Box<Parsed>> {
                 "{flag} is a global option: give it before the first probe"
             )));
         }
-        let cmd = probe_command(name)
-            .no_binary_name(false)
-            .mut_args(|a| a.env(None::<&str>));
-        let parsed = cmd
-            .try_get_matches_from(segment.iter())
-            .and_then(|m| read_probe(name, &m));
-        match parsed {
+        match spec::parse(&[probe], &segment[1..], false).and_then(|m| read_probe(name, &m)) {
             Ok(probe) => checks.push(probe),
-            Err(e) => {
-                if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
-                    return Err(Box::new(Parsed::Print(e.render().to_string())));
-                }
-                return Err(named(one_line(&e.to_string(), Some(name))));
+            Err(Usage::Help) => {
+                return Err(Box::new(Parsed::Print(probe_help(probe, path, with_wait))))
             }
+            Err(Usage::Version) => return Err(Box::new(Parsed::Print(version()))),
+            Err(Usage::Error(e)) => return Err(named(format!("{e} (see '{path} {name} --help')"))),
         }
     }
     Ok(checks)
-}
-
-/// Parses with `cmd`, for the slow paths (help, mistakes, `run`).
-fn clap_parse(cmd: Command, args: &[OsString]) -> Parsed {
-    match cmd.try_get_matches_from(args) {
-        Ok(m) => match m.subcommand() {
-            Some(("run", sub)) => match RunArgs::from_arg_matches(sub) {
-                Ok(run) => Parsed::Run(run),
-                Err(e) => clap_error(&e),
-            },
-            Some((name, sub)) => match probe_name(OsStr::new(name)) {
-                Some(name) => match (GlobalArgs::from_arg_matches(&m), read_probe(name, sub)) {
-                    (Ok(globals), Ok(probe)) => Parsed::Check {
-                        globals,
-                        checks: vec![probe],
-                    },
-                    (Err(e), _) | (_, Err(e)) => clap_error(&e),
-                },
-                None => no_probe(),
-            },
-            None => no_probe(),
-        },
-        Err(e) => clap_error(&e),
-    }
 }
 
 fn no_probe() -> Parsed {
@@ -589,73 +571,6 @@ fn no_probe() -> Parsed {
         "no probe given: use {} (see 'healthprobe --help')",
         probe_list()
     ))
-}
-
-/// A clap error under the contract: help and version are printed, the rest is one line.
-fn clap_error(e: &clap::Error) -> Parsed {
-    match e.kind() {
-        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => Parsed::Print(e.render().to_string()),
-        ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand | ErrorKind::MissingSubcommand => {
-            no_probe()
-        }
-        _ => Parsed::misconfigured(one_line(&e.to_string(), None)),
-    }
-}
-
-/// clap's multi-line error as one line: its first paragraph (the `error:` sentence and any
-/// indented continuation such as the missing `<URL>`), its tip, and a pointer to `--help`.
-fn one_line(rendered: &str, probe: Option<&str>) -> String {
-    let mut lines = rendered.lines().skip_while(|l| l.trim().is_empty());
-    let mut parts: Vec<&str> = Vec::new();
-    for line in lines.by_ref() {
-        if line.trim().is_empty() {
-            break;
-        }
-        parts.push(line.trim());
-    }
-    let first = parts.join(" ");
-    let first = first.strip_prefix("error: ").unwrap_or(&first);
-    let first = if first.is_empty() {
-        "invalid arguments"
-    } else {
-        first
-    };
-    let tip = lines
-        .map(str::trim)
-        .find_map(|l| l.strip_prefix("tip: "))
-        .map(|t| format!("; {t}"))
-        .unwrap_or_default();
-    let help = match probe {
-        Some(p) => format!("healthprobe {p} --help"),
-        None => "healthprobe --help".into(),
-    };
-    format!("{first}{tip} (see '{help}')")
-}
-
-/// `; did you mean "http"?` when a known name is close to `given` (at most two edits).
-fn suggest<'a>(given: &str, known: impl Iterator<Item = &'a str>) -> String {
-    known
-        .map(|k| (edit_distance(given, k), k))
-        .filter(|(d, _)| *d <= 2)
-        .min()
-        .map(|(_, k)| format!("; did you mean \"{k}\"?"))
-        .unwrap_or_default()
-}
-
-/// Levenshtein distance (for suggestions; the names compared are a few bytes long).
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut prev = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let cur = row[j + 1];
-            row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(cur + 1);
-            prev = cur;
-        }
-    }
-    row[b.len()]
 }
 
 #[cfg(test)]
@@ -668,8 +583,34 @@ mod tests {
     }
 
     #[test]
-    fn clap_declarations_are_consistent() {
-        full_tree().debug_assert();
+    fn every_table_is_consistent() {
+        let tables =
+            PROBES
+                .iter()
+                .map(|(_, s)| *s)
+                .chain([&args::GLOBALS, &args::WAIT, &args::RUN]);
+        for spec in tables {
+            let flags: Vec<&spec::Flag> = spec.flags.iter().flat_map(|g| g.iter()).collect();
+            for (n, f) in flags.iter().enumerate() {
+                assert!(
+                    !flags[..n]
+                        .iter()
+                        .any(|g| g.long == f.long || (f.short.is_some() && g.short == f.short)),
+                    "{}: --{} twice",
+                    spec.name,
+                    f.long
+                );
+                assert!(
+                    f.env.is_some_and(|e| e.starts_with("HEALTHPROBE_")),
+                    "{}: --{}",
+                    spec.name,
+                    f.long
+                );
+            }
+            for (a, b) in spec.conflicts.iter().chain(spec.requires) {
+                assert!(flags.iter().any(|f| f.long == *a) && flags.iter().any(|f| f.long == *b));
+            }
+        }
     }
 
     #[test]
@@ -853,11 +794,11 @@ mod tests {
 
     #[test]
     fn suggestions_come_from_near_names() {
-        assert_eq!(edit_distance("htp", "http"), 1);
+        assert_eq!(spec::edit_distance("htp", "http"), 1);
         assert_eq!(
-            suggest("htp", ["http", "grpc"].into_iter()),
-            "; did you mean \"http\"?"
+            spec::nearest("htp", ["http", "grpc"].into_iter()),
+            Some("http")
         );
-        assert_eq!(suggest("zzzz", ["http", "grpc"].into_iter()), "");
+        assert_eq!(spec::nearest("zzzz", ["http", "grpc"].into_iter()), None);
     }
 }

@@ -1,4 +1,4 @@
-//! The types flags parse into: what a value means, independent of clap and of the probes that
+//! The types flags parse into: what a value means, independent of the parser and the probes that
 //! use it — so the command line, the probes and the fuzz tests share one definition.
 
 use std::fmt;

@@ -420,3 +420,24 @@ fn help_exits_1_on_stderr_and_version_0_on_stdout() {
         "{run:#?}"
     );
 }
+
+#[test]
+fn the_line_reaches_a_log_through_healthprobe_log_to() {
+    // grpc-health-probe has no such flag; on ECS the copy of the line is asked for by variable.
+    let dir = TempDir::new("compat-log");
+    let log = dir.join("log");
+    let link = dir.join("grpc_health_probe");
+    std::os::unix::fs::symlink(crate::common::bin(), &link).unwrap();
+    let addr = format!("-addr=127.0.0.1:{}", closed_port());
+    let run = run_with(
+        Command::new(&link)
+            .env("HEALTHPROBE_LOG_TO", &log)
+            .arg(&addr),
+    );
+    assert_eq!(run.code, 2, "{run:#?}");
+    let logged = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        logged.contains(" healthprobe timeout: failed to connect service"),
+        "{logged}"
+    );
+}

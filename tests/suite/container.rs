@@ -248,6 +248,45 @@ fn case_compose_depends_on_health(d: &Docker, ctx: &Path) {
     );
 }
 
+/// Building from the repository sends only the sources: .dockerignore leaves out target/ and
+/// .git (without it the context was 1.3 GB).
+fn case_repository_context_is_small(d: &Docker, ctx: &Path) {
+    let dockerfile = ctx.join("Dockerfile.context");
+    std::fs::write(&dockerfile, "FROM scratch\nCOPY Cargo.toml /Cargo.toml\n").unwrap();
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let out = d
+        .command()
+        .args(["build", "-t", "hp-context", "-f"])
+        .arg(&dockerfile)
+        .arg(repo)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // "Sending build context to Docker daemon  1.234MB"
+    let sent = text
+        .lines()
+        .find_map(|l| l.strip_prefix("Sending build context to Docker daemon"))
+        .unwrap_or_else(|| panic!("no context size in: {text}"))
+        .trim()
+        .to_string();
+    let megabytes = match sent.strip_suffix("kB") {
+        Some(k) => k.trim().parse::<f64>().unwrap_or(0.0) / 1000.0,
+        None => sent
+            .strip_suffix("MB")
+            .and_then(|m| m.trim().parse::<f64>().ok())
+            .unwrap_or(f64::MAX),
+    };
+    assert!(
+        megabytes < 50.0,
+        "the build context is {sent}: is target/ or .git sent?"
+    );
+}
+
 fn case_dockerfile_example(d: &Docker, ctx: &Path) {
     let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("Dockerfile.example");
     // BuildKit (what `docker build` uses by default since Docker 23) builds only the stages
@@ -376,6 +415,7 @@ fn scratch_images_under_docker_healthcheck() {
             s.spawn(|| case_own_timeout_beats_dockers(d)),
             s.spawn(|| case_compose_depends_on_health(d, c)),
             s.spawn(|| case_dockerfile_example(d, c)),
+            s.spawn(|| case_repository_context_is_small(d, c)),
         ];
         for case in cases {
             if let Err(panic) = case.join() {

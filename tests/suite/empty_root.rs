@@ -192,3 +192,44 @@ fn a_resolver_that_is_not_there_cannot_outlast_the_deadline() {
         run.elapsed
     );
 }
+
+#[test]
+fn the_datastore_probes_and_tcp_conversations_run_in_the_empty_root() {
+    let Some(root) = empty_root() else { return };
+    let pg = crate::servers::pg_trust();
+    chroot(&root, &["postgres", &format!("localhost:{}", pg.port)])
+        .expect(0, "accepting connections");
+    let redis = crate::servers::redis_plain();
+    chroot(&root, &["redis", &format!("localhost:{}", redis.port)]).expect(0, "PONG");
+    chroot(
+        &root,
+        &[
+            "tcp",
+            &format!("localhost:{}", redis.port),
+            "--send",
+            "PING\\r\\n",
+            "--expect",
+            "+PONG",
+        ],
+    )
+    .expect(0, "answer contains \"+PONG\"");
+    let db = crate::servers::mariadb_healthy();
+    chroot(&root, &["mysql", &format!("localhost:{}", db.port)]).expect(0, "up, ");
+    // Several at once, too.
+    chroot(
+        &root,
+        &[
+            "postgres",
+            &format!("localhost:{}", pg.port),
+            "--and",
+            "redis",
+            &format!("localhost:{}", redis.port),
+            "--and",
+            "file",
+            "/healthprobe",
+            "--min-size",
+            "1000",
+        ],
+    )
+    .expect(0, "healthy: 3 checks in ");
+}

@@ -240,3 +240,12 @@ fn header_errors_name_the_header_never_its_value() {
         }
     }
 }
+
+#[test]
+fn a_unix_socket_path_too_long_for_the_kernel_is_misconfigured() {
+    let long = format!("/{}/app.sock", "d".repeat(120));
+    crate::common::healthprobe(&["http", "http://localhost/", "--unix-socket", &long])
+        .expect(64, "the kernel takes at most 107");
+    crate::common::healthprobe(&["grpc", &format!("unix://{long}")])
+        .expect(64, "the kernel takes at most 107");
+}

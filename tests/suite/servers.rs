@@ -978,6 +978,23 @@ pub fn pg_tls() -> &'static Postgres {
     })
 }
 
+/// A standby of its own for one test (not shared): 57P03 until [`pg_promote`] makes it a
+/// primary that accepts connections — a server coming out of recovery.
+pub fn pg_standby_to_promote() -> Postgres {
+    start_pg("pg-promote", PG_HBA_TRUST, &["hot_standby=off"], |data| {
+        let signal = data.join("standby.signal");
+        fs::write(&signal, "").expect("write standby.signal");
+        chown_pg(&signal);
+    })
+}
+
+/// Ends `pg`'s recovery (`pg_ctl promote`, as the server's owner).
+pub fn pg_promote(pg: &Postgres) {
+    let mut cmd = Command::new(pg_bin("pg_ctl"));
+    as_pg_owner(&mut cmd).arg("promote").arg("-D").arg(&pg.data);
+    run_checked(&mut cmd, "pg_ctl promote");
+}
+
 /// A standby with `hot_standby = off`: every connection gets SQLSTATE 57P03 "the database
 /// system is not accepting connections" (detail "Hot standby mode is disabled."), for as long
 /// as it runs. Built offline: a copy of the cleanly shut down template with standby.signal

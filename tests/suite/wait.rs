@@ -722,3 +722,53 @@ fn compose_gates_an_app_on_a_one_shot_wait_service() {
         "{logs:?}"
     );
 }
+
+#[test]
+fn a_postgres_in_recovery_is_waited_for_until_it_accepts() {
+    let standby = crate::servers::pg_standby_to_promote();
+    let hostport = standby.hostport();
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            thread::sleep(Duration::from_millis(1500));
+            crate::servers::pg_promote(&standby);
+        });
+        let run = wait(&["--within", "30s", "--every", "200ms", "postgres", &hostport]);
+        assert_eq!(run.code, 0, "{run:#?}");
+        assert!(
+            run.stdout
+                .starts_with(&format!("healthy: {hostport}: accepting connections")),
+            "{run:#?}"
+        );
+        assert!(
+            run.stderr
+                .lines()
+                .next()
+                .unwrap_or_default()
+                .contains("(SQLSTATE 57P03)"),
+            "the wait names what it waits for: {run:#?}"
+        );
+    });
+}
+
+#[test]
+fn a_redis_that_stays_loading_is_given_up_on_naming_the_loading() {
+    let redis = crate::servers::redis_loading();
+    let run = wait(&[
+        "--within",
+        "1s",
+        "--every",
+        "200ms",
+        "redis",
+        &redis.hostport(),
+    ]);
+    assert_eq!(run.code, 1, "{run:#?}");
+    let line = run.stderr.lines().last().unwrap_or_default();
+    assert!(
+        line.starts_with("unhealthy: still unhealthy after 1s ("),
+        "{line}"
+    );
+    assert!(
+        line.ends_with("LOADING Redis is loading the dataset in memory"),
+        "{line}"
+    );
+}
