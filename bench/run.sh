@@ -629,5 +629,5 @@ cpu_model=$(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)
   for name in $cg_rows; do echo "cg_cmd_$name=healthprobe ${cg_args[$name]//$work/\$WORK}"; done
 } >"$data/env"
 # Rows as the document shows them: the temp dir and binary paths shortened.
-sed -i -e "s#$work#\$WORK#g" -e "s#$root/##g" "$data/rows.tsv"
+sed -i -e "s#$work#\$WORK#g" -e "s#$root/##g" "$data/rows.tsv" "$data"/deadline/*.json "$data/wait" || true
 python3 "$root/bench/report.py" "$data" "$out"
