@@ -25,6 +25,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
+use crate::poll;
 use crate::text::{cap, io_reason};
 
 /// Linux's PIPE_BUF: writes up to this size to a pipe are atomic, never interleaved with the
@@ -150,20 +151,10 @@ fn wait_for_report(fd: libc::c_int, until: Instant) -> Option<i32> {
     let mut buf = [0u8; 4];
     let mut got = 0;
     while got < buf.len() {
-        let left = until.saturating_duration_since(Instant::now());
-        let mut pfd = libc::pollfd {
-            fd,
-            events: libc::POLLIN,
-            revents: 0,
-        };
-        let ms = left.as_millis().min(i32::MAX as u128) as libc::c_int;
-        // SAFETY: poll and read on our own descriptor into a local buffer.
-        match unsafe { libc::poll(&mut pfd, 1, ms) } {
-            0 => return None,
-            n if n < 0 && errno() == libc::EINTR => continue,
-            n if n < 0 => return None,
-            _ => {}
+        if !poll::ready(fd, libc::POLLIN, until).unwrap_or(false) {
+            return None;
         }
+        // SAFETY: reads into the unfilled rest of a local buffer.
         let n = unsafe { libc::read(fd, buf[got..].as_mut_ptr().cast(), buf.len() - got) };
         if n <= 0 {
             return None;

@@ -19,7 +19,7 @@
 //! cli             flag tables and typed args (args), the parser (spec), value types, the front
 //! trace, watchdog one check's phase/timings/peer per attempt; the deadline's backstop thread
 //! verdict         Phase, Failure, Success, Misconfig, Outcome, Exit — plain data
-//! deadline, text, duration, json, expand, log_to, signals, alloc   (leaves)
+//! deadline, text, duration, json, expand, log_to, signals, poll, alloc   (leaves)
 //! ```
 //!
 //! `main` is the C entry point rather than Rust's: Rust's start-up aborts (exit 134, outside
@@ -45,6 +45,7 @@ mod fuzz;
 mod json;
 mod log_to;
 mod net;
+mod poll;
 mod probe;
 mod report;
 mod signals;

@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 use crate::cli::OutputFormat;
 use crate::text::{cap, clean, CUT_MARKER, MAX_LINE};
 use crate::verdict::{CheckReport, Exit, Fact, Facts, Outcome, Waited};
-use crate::{compat, duration, log_to};
+use crate::{compat, duration, log_to, poll};
 
 /// A single check's target or reason is cut to this many bytes.
 const MAX_FIELD: usize = 1536;
@@ -168,22 +168,7 @@ fn emit(outcome: &Outcome, output: &Output, line: String, exit: Exit, until: Ins
 /// on any error or when the time is up. A pipe with room takes up to 4096 bytes whole.
 pub fn write_bounded(fd: libc::c_int, mut bytes: &[u8], until: Instant) -> bool {
     while !bytes.is_empty() {
-        let left = until.saturating_duration_since(Instant::now());
-        let mut pfd = libc::pollfd {
-            fd,
-            events: libc::POLLOUT,
-            revents: 0,
-        };
-        let ms = left.as_millis().min(i32::MAX as u128) as libc::c_int;
-        // SAFETY: poll reads and writes the one local pollfd.
-        let ready = unsafe { libc::poll(&mut pfd, 1, ms) };
-        if ready == 0 {
-            return false;
-        }
-        if ready < 0 {
-            if std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted {
-                continue;
-            }
+        if !poll::ready(fd, libc::POLLOUT, until).unwrap_or(false) {
             return false;
         }
         // SAFETY: writes at most bytes.len() bytes from a live slice.

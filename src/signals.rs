@@ -83,9 +83,10 @@ pub fn wait_for(signals: &[libc::c_int], timeout: Duration) -> Option<libc::c_in
     (signal > 0).then_some(signal)
 }
 
-/// `SIGTERM`, `SIGINT` ...: the name of a signal number, for lines.
-pub fn name(signal: libc::c_int) -> &'static str {
-    match signal {
+/// `SIGTERM`, `SIGINT` ...: the name of a signal number, for lines (None for a real-time or
+/// unknown signal).
+pub fn name(signal: libc::c_int) -> Option<&'static str> {
+    Some(match signal {
         libc::SIGHUP => "SIGHUP",
         libc::SIGINT => "SIGINT",
         libc::SIGQUIT => "SIGQUIT",
@@ -116,6 +117,6 @@ pub fn name(signal: libc::c_int) -> &'static str {
         libc::SIGIO => "SIGIO",
         libc::SIGPWR => "SIGPWR",
         libc::SIGSYS => "SIGSYS",
-        _ => "a signal",
-    }
+        _ => return None,
+    })
 }

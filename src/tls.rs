@@ -1,10 +1,10 @@
 //! TLS for every probe: PEM files loaded once, one rustls with the ring provider, one rule for
-//! whom to trust, the adapter that plugs it into ureq (the grpc probe drives tokio-rustls
-//! directly), and a deadline-bounded stream over a blocking socket for the probes that speak
-//! their own protocol (tcp --tls, postgres, redis).
+//! whom to trust, and a deadline-bounded stream over a blocking socket (TCP, or the unix socket
+//! of `http --unix-socket`) for the probes that speak HTTP/1.1 or their own protocol (http, tcp
+//! --tls, postgres, redis); the grpc probe drives tokio-rustls directly.
 //!
-//! We build the rustls configuration ourselves instead of using ureq's or tonic's so that all
-//! probes get the same behaviour: trust the roots compiled into the binary (scratch has no CA
+//! We build the rustls configuration ourselves instead of using an HTTP or gRPC library's so
+//! that all probes get the same behaviour: trust the roots compiled into the binary (scratch has no CA
 //! bundle) plus the system store when the image has one (what grpc-health-probe and Go
 //! services trust; see [`store`]), or only the `--tls-ca-cert` ones; an optional client
 //! certificate; `--tls-server-name` for SNI and verification independent of the address
@@ -25,6 +25,8 @@ mod x509;
 
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream};
+use std::os::fd::{AsRawFd, RawFd};
+use std::os::unix::net::UnixStream;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -37,10 +39,6 @@ use rustls::server::ParsedCertificate;
 use rustls::{
     CertificateError, ClientConfig, ClientConnection, DigitallySignedStruct, OtherError,
     RootCertStore, SignatureScheme, StreamOwned,
-};
-use ureq::unversioned::transport::{
-    Buffers, ConnectionDetails, Connector, Either, LazyBuffers, NextTimeout, Transport,
-    TransportAdapter,
 };
 
 use crate::cli::TlsArgs;
@@ -186,23 +184,13 @@ impl Tls {
         self.client.is_some()
     }
 
-    /// `--tls-server-name`, when given.
-    pub fn server_name_override(&self) -> Option<ServerName<'static>> {
-        self.server_name.clone()
-    }
-
     /// The name to send as SNI and verify the certificate against: `--tls-server-name`, else
     /// the host that was dialled (an IP literal is verified as an IP address).
     pub fn server_name(&self, host: &str) -> Result<ServerName<'static>, Failure> {
-        if let Some(name) = &self.server_name {
-            return Ok(name.clone());
+        match &self.server_name {
+            Some(name) => Ok(name.clone()),
+            None => host_name(host),
         }
-        name_for_host(host).ok_or_else(|| {
-            Failure::new(
-                Phase::Tls,
-                format!("\"{host}\" is not a valid TLS server name"),
-            )
-        })
     }
 
     /// A rustls client configuration offering `alpn` (e.g. `h2` for gRPC).
@@ -239,10 +227,16 @@ impl Tls {
 /// The largest PEM file read for a flag: a CA bundle is a few hundred KiB.
 const MAX_PEM_BYTES: u64 = 1024 * 1024;
 
-/// The name a dialled host is verified as: a DNS name, or an IP address (brackets dropped).
-fn name_for_host(host: &str) -> Option<ServerName<'static>> {
+/// The name a dialled host is verified as, whatever `--tls-server-name` says (for a host it
+/// does not name): a DNS name, or an IP address (brackets dropped).
+pub fn host_name(host: &str) -> Result<ServerName<'static>, Failure> {
     let bare = host.trim_start_matches('[').trim_end_matches(']');
-    ServerName::try_from(bare.to_string()).ok()
+    ServerName::try_from(bare.to_string()).map_err(|_| {
+        Failure::new(
+            Phase::Tls,
+            format!("\"{host}\" is not a valid TLS server name"),
+        )
+    })
 }
 
 /// A PEM file named by `flag`: regular files only (a FIFO would block the run, /dev/zero would
@@ -548,108 +542,9 @@ pub fn reason(e: &rustls::Error) -> String {
     }
 }
 
-/// The ureq connector that wraps the TCP (or unix) transport in TLS for https:// URLs.
-#[derive(Debug)]
-pub struct UreqTls {
-    config: Arc<ClientConfig>,
-    server_name: Option<ServerName<'static>>,
-}
-
-impl UreqTls {
-    /// TLS with `config`, verifying (and sending SNI for) `server_name` if given, else the
-    /// host of each URL connected to (a redirect may lead to another host).
-    pub fn new(config: Arc<ClientConfig>, server_name: Option<ServerName<'static>>) -> Self {
-        UreqTls {
-            config,
-            server_name,
-        }
-    }
-}
-
-impl<In: Transport> Connector<In> for UreqTls {
-    type Out = Either<In, TlsTransport>;
-
-    fn connect(
-        &self,
-        details: &ConnectionDetails,
-        chained: Option<In>,
-    ) -> Result<Option<Self::Out>, ureq::Error> {
-        let Some(transport) = chained else {
-            return Ok(None);
-        };
-        if !details.needs_tls() || transport.is_tls() {
-            return Ok(Some(Either::A(transport)));
-        }
-        let name = match &self.server_name {
-            Some(name) => name.clone(),
-            None => name_for_host(details.uri.host().unwrap_or_default())
-                .ok_or(ureq::Error::Tls("invalid TLS server name"))?,
-        };
-        let mut conn = ClientConnection::new(self.config.clone(), name)?;
-        let mut sock = TransportAdapter::new(transport.boxed(), details.current_time.clone());
-        // Measured from now, not from the start of the connection: the handshake may overrun
-        // the deadline by the TCP connect time, which the watchdog still bounds.
-        sock.set_timeout(details.timeout);
-        // complete_io() may return after partial progress; the handshake, and the TLS phase,
-        // last until rustls says it is done (or the deadline says otherwise).
-        while conn.is_handshaking() {
-            conn.complete_io(&mut sock)?;
-        }
-        let buffers = LazyBuffers::new(
-            details.config.input_buffer_size(),
-            details.config.output_buffer_size(),
-        );
-        Ok(Some(Either::B(TlsTransport {
-            buffers,
-            stream: StreamOwned { conn, sock },
-        })))
-    }
-}
-
-/// An established TLS session carrying HTTP/1.1 for ureq.
-pub struct TlsTransport {
-    buffers: LazyBuffers,
-    stream: StreamOwned<ClientConnection, TransportAdapter>,
-}
-
-impl std::fmt::Debug for TlsTransport {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("TlsTransport")
-    }
-}
-
-impl Transport for TlsTransport {
-    fn buffers(&mut self) -> &mut dyn Buffers {
-        &mut self.buffers
-    }
-
-    fn transmit_output(&mut self, amount: usize, timeout: NextTimeout) -> Result<(), ureq::Error> {
-        self.stream.get_mut().set_timeout(timeout);
-        let output = &self.buffers.output()[..amount];
-        self.stream.write_all(output)?;
-        Ok(())
-    }
-
-    fn await_input(&mut self, timeout: NextTimeout) -> Result<bool, ureq::Error> {
-        self.stream.get_mut().set_timeout(timeout);
-        let input = self.buffers.input_append_buf();
-        let amount = self.stream.read(input)?;
-        self.buffers.input_appended(amount);
-        Ok(amount > 0)
-    }
-
-    fn is_open(&mut self) -> bool {
-        self.stream.get_mut().get_mut().is_open()
-    }
-
-    fn is_tls(&self) -> bool {
-        true
-    }
-}
-
-/// A TLS session over a blocking TCP stream, for probes that speak their own protocol over
-/// TLS (tcp --tls, postgres after SSLRequest, redis --tls). Every read and write is bounded by
-/// the time left in the attempt; classify their errors with [`failure`].
+/// A TLS session over a blocking socket, for probes that speak HTTP/1.1 or their own protocol
+/// over TLS (http, tcp --tls, postgres after SSLRequest, redis --tls). Every read and write is
+/// bounded by the time left in the attempt; classify their errors with [`failure`].
 pub struct TlsStream {
     inner: StreamOwned<ClientConnection, Bounded>,
 }
@@ -660,10 +555,87 @@ impl std::fmt::Debug for TlsStream {
     }
 }
 
-/// A TCP stream whose every read and write gets the attempt's remaining time as its socket
-/// timeout, and fails with `TimedOut` once none is left.
+/// A connected socket TLS runs over: TCP, or a unix socket (`http --unix-socket` with an
+/// https:// URL).
+#[derive(Debug)]
+pub enum Socket {
+    /// A TCP connection.
+    Tcp(TcpStream),
+    /// A unix stream socket.
+    Unix(UnixStream),
+}
+
+impl From<TcpStream> for Socket {
+    fn from(sock: TcpStream) -> Socket {
+        Socket::Tcp(sock)
+    }
+}
+
+impl Socket {
+    fn set_read_timeout(&self, left: std::time::Duration) -> io::Result<()> {
+        match self {
+            Socket::Tcp(s) => s.set_read_timeout(Some(left)),
+            Socket::Unix(s) => s.set_read_timeout(Some(left)),
+        }
+    }
+
+    fn set_write_timeout(&self, left: std::time::Duration) -> io::Result<()> {
+        match self {
+            Socket::Tcp(s) => s.set_write_timeout(Some(left)),
+            Socket::Unix(s) => s.set_write_timeout(Some(left)),
+        }
+    }
+
+    fn shutdown_write(&self) {
+        let _ = match self {
+            Socket::Tcp(s) => s.shutdown(Shutdown::Write),
+            Socket::Unix(s) => s.shutdown(Shutdown::Write),
+        };
+    }
+
+    fn set_nonblocking(&self) -> io::Result<()> {
+        match self {
+            Socket::Tcp(s) => s.set_nonblocking(true),
+            Socket::Unix(s) => s.set_nonblocking(true),
+        }
+    }
+}
+
+impl AsRawFd for Socket {
+    fn as_raw_fd(&self) -> RawFd {
+        match self {
+            Socket::Tcp(s) => s.as_raw_fd(),
+            Socket::Unix(s) => s.as_raw_fd(),
+        }
+    }
+}
+
+impl Read for &Socket {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Socket::Tcp(s) => (&*s).read(buf),
+            Socket::Unix(s) => (&*s).read(buf),
+        }
+    }
+}
+
+impl Write for &Socket {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Socket::Tcp(s) => (&*s).write(buf),
+            Socket::Unix(s) => (&*s).write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// A socket whose every read and write gets the attempt's remaining time as its timeout, and
+/// fails with `TimedOut` once none is left.
 struct Bounded {
-    sock: TcpStream,
+    sock: Socket,
     attempt: Attempt,
 }
 
@@ -677,19 +649,19 @@ impl Bounded {
 
 impl Read for Bounded {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.sock.set_read_timeout(Some(self.left()?))?;
-        self.sock.read(buf)
+        self.sock.set_read_timeout(self.left()?)?;
+        (&self.sock).read(buf)
     }
 }
 
 impl Write for Bounded {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.sock.set_write_timeout(Some(self.left()?))?;
-        self.sock.write(buf)
+        self.sock.set_write_timeout(self.left()?)?;
+        (&self.sock).write(buf)
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        self.sock.flush()
+        Ok(())
     }
 }
 
@@ -698,24 +670,37 @@ impl Write for Bounded {
 /// ALPN. Enters the tls phase; a failure is classified there (a plain-TCP server: "the server
 /// did not answer in TLS"; a mute one: timed out in tls).
 pub fn connect(
-    stream: TcpStream,
+    stream: impl Into<Socket>,
     tls: &Tls,
     host: &str,
     attempt: &Attempt,
 ) -> Result<TlsStream, Failure> {
     attempt.enter(Phase::Tls);
     let name = tls.server_name(host)?;
-    let conn = ClientConnection::new(tls.client_config(&[])?, name)
-        .map_err(|e| Failure::new(Phase::Tls, reason(&e)))?;
+    connect_with(stream.into(), tls.client_config(&[])?, name, attempt)
+}
+
+/// [`connect`] with a configuration built by the caller (once per run, with its ALPN: the http
+/// probe's `http/1.1`) and the name to verify the server as (`--tls-server-name` applies only
+/// to the host it names, see [`host_name`]).
+pub fn connect_with(
+    stream: Socket,
+    config: Arc<ClientConfig>,
+    name: ServerName<'static>,
+    attempt: &Attempt,
+) -> Result<TlsStream, Failure> {
+    attempt.enter(Phase::Tls);
+    let conn =
+        ClientConnection::new(config, name).map_err(|e| Failure::new(Phase::Tls, reason(&e)))?;
     // One small exchange: do not let Nagle hold back the handshake's last flight.
-    let _ = stream.set_nodelay(true);
-    let mut inner = StreamOwned::new(
-        conn,
-        Bounded {
-            sock: stream,
-            attempt: attempt.clone(),
-        },
-    );
+    if let Socket::Tcp(sock) = &stream {
+        let _ = sock.set_nodelay(true);
+    }
+    let bounded = Bounded {
+        sock: stream,
+        attempt: attempt.clone(),
+    };
+    let mut inner = StreamOwned::new(conn, bounded);
     // complete_io() may return after partial progress; loop until rustls says it is done.
     while inner.conn.is_handshaking() {
         inner
@@ -749,7 +734,6 @@ impl TlsStream {
     /// without waiting for application data: a TLS 1.3 server that refuses the client's
     /// certificate says so (an alert) only after the client has finished its handshake.
     pub fn settle(&mut self, wait: std::time::Duration) -> io::Result<()> {
-        use std::os::fd::AsRawFd;
         let mut pfd = libc::pollfd {
             fd: self.inner.sock.sock.as_raw_fd(),
             events: libc::POLLIN,
@@ -782,13 +766,13 @@ impl TlsStream {
                 _ => break,
             }
         }
-        let sock = &self.inner.sock.sock;
-        let _ = sock.shutdown(Shutdown::Write);
-        if sock.set_nonblocking(true).is_ok() {
+        let mut sock = &self.inner.sock.sock;
+        sock.shutdown_write();
+        if sock.set_nonblocking().is_ok() {
             let mut buf = [0u8; 4096];
             // Bounded: at most 64 KiB of what is already queued.
             for _ in 0..16 {
-                match (&*sock).read(&mut buf) {
+                match sock.read(&mut buf) {
                     Ok(n) if n > 0 => {}
                     _ => break,
                 }

@@ -41,7 +41,7 @@ pub fn start(at: Instant, fire: impl FnOnce(Alarm) + Send + 'static) -> std::io:
                     break Alarm::Deadline;
                 }
                 if let Some(signal) = signals::wait_for(&signals::INTERRUPTS, at - now) {
-                    break Alarm::Signal(signals::name(signal));
+                    break Alarm::Signal(signals::name(signal).unwrap_or("a signal"));
                 }
             };
             fire(alarm);

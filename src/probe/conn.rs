@@ -1,6 +1,7 @@
-//! One connection for the probes that speak a protocol of their own over TCP (postgres, redis,
-//! mysql; tcp with --send/--expect): open it by the one rule of [`crate::net`], send, read an
-//! answer until a parser decides, close politely — every step bounded by the attempt.
+//! One connection for the probes that speak HTTP/1.1 or a protocol of their own over TCP or a
+//! unix socket, in the clear or over TLS (http, postgres, redis, mysql; tcp with
+//! --send/--expect): open it by the one rule of [`crate::net`], send, read an answer until a
+//! parser decides, close politely — every step bounded by the attempt.
 //!
 //! Reading stops as soon as the protocol's parser has a verdict, at the parser's cap, at end
 //! of stream or at the deadline, so no peer can make a probe read, wait or hold more than
@@ -12,11 +13,15 @@ use std::io::{self, Read, Write};
 use std::net::TcpStream;
 use std::os::unix::net::UnixStream;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
+
+use rustls::pki_types::ServerName;
+use rustls::ClientConfig;
 
 use crate::net::{self, HostPort};
 use crate::text::io_reason;
-use crate::tls::{self, Tls, TlsStream};
+use crate::tls::{self, Socket, Tls, TlsStream};
 use crate::trace::Attempt;
 use crate::verdict::{Failure, Phase};
 
@@ -65,15 +70,31 @@ impl Conn {
     }
 
     /// Continues over TLS: the handshake within the deadline, verifying the server as `host`
-    /// (or `--tls-server-name`). Only a TCP connection can be upgraded.
+    /// (or `--tls-server-name`).
     pub fn start_tls(self, tls: &Tls, host: &str) -> Result<Conn, Failure> {
-        let Sock::Tcp(sock) = self.sock else {
-            return Err(Failure::new(
-                Phase::Tls,
-                "TLS over a unix socket is not supported",
-            ));
+        self.upgrade(|sock, attempt| tls::connect(sock, tls, host, attempt))
+    }
+
+    /// [`Conn::start_tls`] with a configuration and server name of the caller's (the http
+    /// probe: one configuration per run, offering ALPN `http/1.1`).
+    pub fn start_tls_with(
+        self,
+        config: Arc<ClientConfig>,
+        name: ServerName<'static>,
+    ) -> Result<Conn, Failure> {
+        self.upgrade(|sock, attempt| tls::connect_with(sock, config, name, attempt))
+    }
+
+    fn upgrade(
+        self,
+        handshake: impl FnOnce(Socket, &Attempt) -> Result<TlsStream, Failure>,
+    ) -> Result<Conn, Failure> {
+        let sock = match self.sock {
+            Sock::Tcp(sock) => Socket::Tcp(sock),
+            Sock::Unix(sock) => Socket::Unix(sock),
+            Sock::Tls(_) => return Err(Failure::new(Phase::Tls, "TLS is already on")),
         };
-        let stream = tls::connect(sock, tls, host, &self.attempt)?;
+        let stream = handshake(sock, &self.attempt)?;
         Ok(Conn {
             sock: Sock::Tls(Box::new(stream)),
             attempt: self.attempt,

@@ -11,11 +11,12 @@ use std::io::{self, Read};
 use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
 use std::os::unix::io::AsRawFd;
 use std::path::PathBuf;
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use crate::cli::FileArgs;
 use crate::duration;
 use crate::expect::{self, Until};
+use crate::poll;
 use crate::text::io_reason;
 use crate::trace::Attempt;
 use crate::verdict::{Fact, Failure, Misconfig, Phase, Success};
@@ -181,14 +182,7 @@ impl Read for Polling<'_> {
                 .attempt
                 .remaining()
                 .map_err(|_| io::Error::from(io::ErrorKind::TimedOut))?;
-            let mut pfd = libc::pollfd {
-                fd: self.file.as_raw_fd(),
-                events: libc::POLLIN,
-                revents: 0,
-            };
-            let ms = left.as_millis().clamp(1, i32::MAX as u128) as libc::c_int;
-            // SAFETY: poll on our own descriptor with one local pollfd.
-            if unsafe { libc::poll(&mut pfd, 1, ms) } == 0 {
+            if !poll::ready(self.file.as_raw_fd(), libc::POLLIN, Instant::now() + left)? {
                 return Err(io::Error::from(io::ErrorKind::TimedOut));
             }
         }

@@ -1,20 +1,22 @@
 //! `http URL`: one HTTP(S) request; healthy when the status (and, if asked, the body) is as
 //! expected.
 //!
-//! Built on ureq 3 with its defaults turned around for a health check: proxy variables are
-//! ignored (they would send a loopback probe to a proxy), 4xx and 5xx are answers to judge
-//! rather than errors, and the only timeout is what is left of the run's deadline. Name
-//! resolution and connecting go through [`crate::net`] (every address tried, the same rule as
-//! tcp and grpc, and `localhost` works in an empty root); TLS is our own rustls configuration
-//! ([`crate::tls`]), built only when a request goes to an https:// URL; a pass-through connector
-//! records the phase (connect, tls, request) so a timeout names where it happened. The body is
-//! read only when an expectation needs it, and never past [`BODY_LIMIT`].
+//! HTTP/1.1 is our own small client ([`client`] over [`wire`]; its header says why it replaced
+//! ureq) on the connection every probe uses ([`Conn`]), with the defaults a health check wants:
+//! proxy variables are ignored (they would send a loopback probe to a proxy), 4xx and 5xx are
+//! answers to judge rather than errors, and the only timeout is what is left of the run's
+//! deadline. Name resolution and connecting go through [`crate::net`] (every address tried, the
+//! same rule as tcp and grpc, and `localhost` works in an empty root); TLS is our own rustls
+//! configuration ([`crate::tls`]), built only when a request goes to an https:// URL. The
+//! phases (connect, tls, request — waiting for the answer's head included — read, check) are
+//! recorded as they happen, so a timeout names where it happened. The body is read only when
+//! an expectation needs it, and never past [`BODY_LIMIT`].
 //!
 //! The URL's authority is validated here rather than by the http crate, whose parser maps an
 //! empty or out-of-range port to the scheme's default (so `:80800` would probe port 80), and
 //! hosts the resolver would read as numbers (`8080` is 0.0.31.144 to musl) are refused.
 //!
-//! `--follow-redirects` is done here too (ureq follows none), so its rules live in one place:
+//! `--follow-redirects` is done here too, so its rules live in one place:
 //! at most [`MAX_REDIRECTS`]; http→https is followed (TLS is set up for it even when the URL
 //! is http://) and https→http refused; what the user gave for the URL's origin — `-H`
 //! headers, `--host`, `--basic-auth-env` — goes only to that origin. Origin means scheme, host
@@ -23,35 +25,29 @@
 //! `--tls-server-name` names the URL's host, so it applies to that host on any port (an
 //! upgrade keeps it) and to no other.
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
-use std::net::{Ipv6Addr, SocketAddr};
-use std::os::unix::net::UnixStream;
+mod client;
+mod wire;
+
+use std::net::Ipv6Addr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use ureq::http::header::{self, HeaderName, HeaderValue};
-use ureq::http::{Method, Response, Uri};
-use ureq::unversioned::resolver::{ResolvedSocketAddrs, Resolver};
-use ureq::unversioned::transport::{
-    Buffers, ConnectionDetails, Connector, LazyBuffers, NextTimeout, Transport,
-};
-use ureq::Body;
+use http::header::{self, HeaderName, HeaderValue};
+use http::{Method, Uri};
+use rustls::pki_types::ServerName;
 
+use self::client::Response;
+use super::conn::Conn;
 use crate::cli::{HttpArgs, StatusSet};
 use crate::expect;
 use crate::json;
-use crate::net;
-use crate::text::io_reason;
+use crate::net::{self, HostPort};
 use crate::tls::{self, Tls};
-use crate::trace::{Attempt, Trace};
+use crate::trace::Attempt;
 use crate::verdict::{Fact, Failure, Misconfig, Phase, Success};
 
 /// How much of a body `--expect-body` and `--expect-json` look at; the rest is never read.
 pub const BODY_LIMIT: u64 = expect::LIMIT as u64;
-
-/// The largest response head accepted (and the size of ureq's output buffer).
-const MAX_HEAD: usize = 16 * 1024;
 
 /// How many redirects `--follow-redirects` follows before calling it a loop.
 const MAX_REDIRECTS: u32 = 10;
@@ -122,72 +118,92 @@ impl HttpProbe {
         let mut redirects = 0;
         loop {
             let response = self.send(&hop, &mut tls_config, attempt)?;
-            match self.redirect(&hop, &response)? {
-                None => return self.judge(response, &hop, redirects > 0, attempt),
-                Some(_) if redirects == MAX_REDIRECTS => {
-                    return Err(Failure::new(
-                        Phase::Request,
-                        format!("more than {MAX_REDIRECTS} redirects (a redirect loop?)"),
-                    ))
-                }
-                Some(next) => {
+            let next = self.redirect(&hop, &response).and_then(|next| match next {
+                Some(_) if redirects == MAX_REDIRECTS => Err(Failure::new(
+                    Phase::Request,
+                    format!("more than {MAX_REDIRECTS} redirects (a redirect loop?)"),
+                )),
+                next => Ok(next),
+            });
+            match next {
+                Ok(None) => return self.judge(response, &hop, redirects > 0, attempt),
+                Ok(Some(next)) => {
+                    response.close();
                     redirects += 1;
                     hop = next;
+                }
+                Err(failure) => {
+                    response.close();
+                    return Err(failure);
                 }
             }
         }
     }
 
-    /// One request to one URL, on a connection of its own.
+    /// One request to one URL, on a connection of its own; the answer's head is read.
     fn send(
         &self,
         hop: &Hop,
         tls_config: &mut Option<Arc<rustls::ClientConfig>>,
         attempt: &Attempt,
-    ) -> Result<Response<Body>, Failure> {
+    ) -> Result<Response, Failure> {
         let target = &hop.target;
-        // Over a unix socket the URL's host is only the Host header: nothing to resolve.
-        let addrs = match self.unix_socket {
-            Some(_) => Vec::new(),
-            None => net::resolve(&target.host, target.port, attempt)?,
-        };
-        let tls_layer = match target.https {
-            true => Some(self.tls_layer(target, tls_config)?),
+        let tls = match target.https {
+            true => Some(self.tls_for(target, tls_config)?),
             false => None,
         };
-        let trace = attempt.trace().clone();
-        let connector = ()
-            .chain(Dial {
-                unix_socket: self.unix_socket.clone(),
-                addrs,
-                attempt: attempt.clone(),
-            })
-            .chain(OptionalTls(tls_layer, trace.clone()))
-            .chain(PhaseMark(Phase::Request, trace));
-        let agent = ureq::Agent::with_parts(agent_config(attempt)?, connector, Resolved);
-
-        let mut request = ureq::http::Request::builder()
-            .method(hop.method.clone())
-            .uri(target.uri.clone());
-        for (name, value) in self.headers.for_target(target.same_origin(&self.target)) {
-            request = request.header(name, value);
+        let mut conn = self.connect(target, attempt)?;
+        if let Some((config, name)) = tls {
+            conn = conn.start_tls_with(config, name)?;
         }
-        let body = match (&self.body, hop.with_body) {
-            (Some(body), true) => body.clone().into_bytes(),
-            _ => Vec::new(),
-        };
-        let request = request
-            .body(body)
-            .map_err(|e| Failure::new(Phase::Request, e.to_string()))?;
-        agent.run(request).map_err(|e| self.classify(e, attempt))
+        client::exchange(conn, &self.request(hop), hop.method.as_str())
     }
 
-    /// The TLS connector for one https:// target; the configuration is built once per run.
-    fn tls_layer(
+    /// The unix socket of `--unix-socket` (the URL's host is then only the Host header), or
+    /// the first of the host's addresses that accepts.
+    fn connect(&self, target: &Target, attempt: &Attempt) -> Result<Conn, Failure> {
+        match &self.unix_socket {
+            Some(path) => Conn::unix(path, attempt),
+            None => {
+                let addr = HostPort {
+                    host: target.host.clone(),
+                    port: target.port,
+                };
+                Conn::tcp(&addr, attempt)
+            }
+        }
+    }
+
+    /// The bytes of one hop's request: the user's headers only to the URL's origin.
+    fn request(&self, hop: &Hop) -> Vec<u8> {
+        let target = &hop.target;
+        let headers: Vec<(&str, &[u8])> = self
+            .headers
+            .for_target(target.same_origin(&self.target))
+            .into_iter()
+            .map(|(name, value)| (name.as_str(), value.as_bytes()))
+            .collect();
+        let body = match (&self.body, hop.with_body) {
+            (Some(body), true) => Some(body.as_bytes()),
+            _ => None,
+        };
+        wire::Request {
+            method: hop.method.as_str(),
+            target: target.uri.path_and_query().map_or("/", |pq| pq.as_str()),
+            authority: target.uri.authority().map_or("", |a| a.as_str()),
+            headers: &headers,
+            body,
+        }
+        .encode()
+    }
+
+    /// The TLS configuration (built once per run, offering `http/1.1`) and the name to verify
+    /// for one https:// target.
+    fn tls_for(
         &self,
         target: &Target,
         config: &mut Option<Arc<rustls::ClientConfig>>,
-    ) -> Result<tls::UreqTls, Failure> {
+    ) -> Result<(Arc<rustls::ClientConfig>, ServerName<'static>), Failure> {
         let config = match config {
             Some(config) => config.clone(),
             None => config
@@ -196,26 +212,21 @@ impl HttpProbe {
         };
         // --tls-server-name names the URL's host; another host is verified as itself.
         let name = if target.host.eq_ignore_ascii_case(&self.target.host) {
-            self.tls.server_name_override()
+            self.tls.server_name(&target.host)?
         } else {
-            None
+            tls::host_name(&target.host)?
         };
-        Ok(tls::UreqTls::new(config, name))
+        Ok((config, name))
     }
 
     /// Where `response` sends us next, if it is a redirect we follow.
-    fn redirect(&self, hop: &Hop, response: &Response<Body>) -> Result<Option<Hop>, Failure> {
-        let status = response.status().as_u16();
+    fn redirect(&self, hop: &Hop, response: &Response) -> Result<Option<Hop>, Failure> {
+        let status = response.status();
         if !self.follow_redirects || !matches!(status, 301 | 302 | 303 | 307 | 308) {
             return Ok(None);
         }
         let refused = |why: String| Err(Failure::new(Phase::Request, why));
-        let Some(location) = response
-            .headers()
-            .get(header::LOCATION)
-            .and_then(|l| l.to_str().ok())
-            .filter(|l| !l.trim().is_empty())
-        else {
+        let Some(location) = response.location().filter(|l| !l.trim().is_empty()) else {
             return refused(format!("HTTP {status} redirect without a usable Location"));
         };
         let url = hop.target.join(location.trim());
@@ -223,7 +234,7 @@ impl HttpProbe {
             Ok(next) => next,
             Err(bad) => return refused(format!("redirect refused: {}", bad.describe(&url))),
         };
-        // Printed as ureq printed followed URLs before (`http://h:1` as `http://h:1/`).
+        // Printed normalised, as followed URLs always were (`http://h:1` as `http://h:1/`).
         next.url = next.uri.to_string();
         if hop.target.https && !next.https {
             return refused(format!(
@@ -258,12 +269,12 @@ impl HttpProbe {
     /// Judges the final answer: its status, then (if asked) its body.
     fn judge(
         &self,
-        mut response: Response<Body>,
+        mut response: Response,
         hop: &Hop,
         redirected: bool,
         attempt: &Attempt,
     ) -> Result<Success, Failure> {
-        let status = response.status().as_u16();
+        let status = response.status();
         attempt.enter(Phase::Check);
         let mut facts = vec![("http_status", Fact::Int(i64::from(status)))];
         if redirected {
@@ -273,6 +284,7 @@ impl HttpProbe {
             facts.push(("address", Fact::Str(peer)));
         }
         if !self.expect_status.contains(status) {
+            response.close();
             let mut failure =
                 Failure::check(format!("HTTP {status} (expected {})", self.expect_status));
             failure.facts = facts;
@@ -280,18 +292,15 @@ impl HttpProbe {
         }
         if self.expect_body.is_some() || !self.expect_json.is_empty() {
             attempt.enter(Phase::Read);
-            let mut body = Vec::new();
-            response
-                .body_mut()
-                .as_reader()
-                .take(BODY_LIMIT)
-                .read_to_end(&mut body)
-                .map_err(|e| self.classify_read(e, attempt))?;
+            let body = response.body(expect::LIMIT);
+            response.close();
             attempt.enter(Phase::Check);
-            self.check_body(&body).map_err(|mut failure| {
+            self.check_body(&body?).map_err(|mut failure| {
                 failure.facts = facts.clone();
                 failure
             })?;
+        } else {
+            response.close();
         }
         let mut detail = format!("HTTP {status}");
         if redirected {
@@ -343,55 +352,6 @@ impl HttpProbe {
             }
         }
         Ok(())
-    }
-
-    /// Turns a ureq error into a failure named by the phase it happened in.
-    fn classify(&self, e: ureq::Error, attempt: &Attempt) -> Failure {
-        let phase = attempt.trace().phase();
-        match e {
-            ureq::Error::Timeout(_) => attempt.expired(),
-            ureq::Error::Io(io) => self.classify_io(&io, phase, attempt),
-            ureq::Error::HostNotFound => Failure::new(Phase::Resolve, "host not found"),
-            ureq::Error::Rustls(e) => Failure::new(Phase::Tls, tls::reason(&e)),
-            ureq::Error::Tls(what) => Failure::new(Phase::Tls, what),
-            ureq::Error::Protocol(p) => {
-                Failure::new(phase, format!("not a valid HTTP response: {p}"))
-            }
-            other => Failure::new(phase, other.to_string()),
-        }
-    }
-
-    fn classify_io(&self, io: &std::io::Error, phase: Phase, attempt: &Attempt) -> Failure {
-        // rustls reports handshake failures through the transport's io::Error.
-        if let Some(e) = io.get_ref().and_then(|e| e.downcast_ref::<rustls::Error>()) {
-            return Failure::new(Phase::Tls, tls::reason(e));
-        }
-        // Our connector classified its failure already (every address, or the unix socket).
-        if let Some(ConnectFailure(failure)) = io
-            .get_ref()
-            .and_then(|e| e.downcast_ref::<ConnectFailure>())
-        {
-            return failure.clone();
-        }
-        if attempt.remaining().is_err() {
-            return attempt.expired();
-        }
-        Failure::new(phase, io_reason(io))
-    }
-
-    fn classify_read(&self, e: std::io::Error, attempt: &Attempt) -> Failure {
-        if attempt.remaining().is_err() {
-            return attempt.expired();
-        }
-        // ureq wraps its own errors (timeouts among them) in io::Error while reading a body.
-        match e
-            .get_ref()
-            .and_then(|inner| inner.downcast_ref::<ureq::Error>())
-        {
-            Some(ureq::Error::Timeout(_)) => attempt.expired(),
-            Some(inner) => Failure::new(Phase::Read, inner.to_string()),
-            None => Failure::new(Phase::Read, io_reason(&e)),
-        }
     }
 }
 
@@ -597,32 +557,6 @@ fn basic_auth_from_env(var: &str) -> Result<HeaderValue, Misconfig> {
         .map_err(|_| Misconfig(format!("--basic-auth-env: {var} holds an invalid value")))?;
     value.set_sensitive(true);
     Ok(value)
-}
-
-/// ureq's settings for one request within what is left of the attempt.
-fn agent_config(attempt: &Attempt) -> Result<ureq::config::Config, Failure> {
-    Ok(ureq::Agent::config_builder()
-        .proxy(None)
-        // Redirects are ours (HttpProbe::redirect): one request per agent.
-        .max_redirects(0)
-        .http_status_as_error(false)
-        .allow_non_standard_methods(true)
-        // No connection reuse: a pooled connection the server has just closed would turn
-        // into a spurious "connection reset".
-        .max_idle_connections(0)
-        .max_idle_connections_per_host(0)
-        // ureq zero-fills 128 KiB input and output buffers per connection by default: 60%
-        // of a probe's instructions and dozens of page faults (callgrind, bench/run.sh).
-        // A health answer's head fits in 16 KiB; the request head (with -H headers) too.
-        // The input buffer must be larger than the head limit, or an oversized head fills
-        // it and reads as "connection closed" instead of "header too big".
-        .input_buffer_size(2 * MAX_HEAD)
-        .output_buffer_size(MAX_HEAD)
-        .max_response_header_size(MAX_HEAD)
-        // Our User-Agent goes in the request's headers (--user-agent may replace it).
-        .user_agent(ureq::config::AutoHeaderValue::None)
-        .timeout_global(Some(attempt.remaining()?))
-        .build())
 }
 
 /// One request of a run: the first, or one a redirect asked for.
@@ -862,182 +796,6 @@ fn remove_dot_segments(path: &str) -> String {
         }
     }
     format!("/{}", out.join("/"))
-}
-
-/// ureq insists on a resolver. Ours resolves nothing: [`HttpProbe::send`] resolved the host
-/// already (with [`net::resolve`]: every address, not ureq's first 16) and [`Dial`] connects
-/// to those, ignoring the one placeholder this returns.
-#[derive(Debug)]
-struct Resolved;
-
-impl Resolver for Resolved {
-    fn resolve(
-        &self,
-        _uri: &Uri,
-        _config: &ureq::config::Config,
-        _timeout: NextTimeout,
-    ) -> Result<ResolvedSocketAddrs, ureq::Error> {
-        let mut out = self.empty();
-        out.push(SocketAddr::from(([127, 0, 0, 1], 0)));
-        Ok(out)
-    }
-}
-
-/// A connector that changes nothing but records which phase the chain has reached.
-#[derive(Debug)]
-struct PhaseMark(Phase, Arc<Trace>);
-
-impl<In: Transport> Connector<In> for PhaseMark {
-    type Out = In;
-
-    fn connect(
-        &self,
-        _: &ConnectionDetails,
-        chained: Option<In>,
-    ) -> Result<Option<In>, ureq::Error> {
-        self.1.enter(self.0);
-        Ok(chained)
-    }
-}
-
-/// TLS for https:// URLs only (None for plain http, where no TLS configuration is built);
-/// the tls phase is entered only when a handshake happens.
-#[derive(Debug)]
-struct OptionalTls(Option<tls::UreqTls>, Arc<Trace>);
-
-impl<In: Transport> Connector<In> for OptionalTls {
-    type Out = ureq::unversioned::transport::Either<In, tls::TlsTransport>;
-
-    fn connect(
-        &self,
-        details: &ConnectionDetails,
-        chained: Option<In>,
-    ) -> Result<Option<Self::Out>, ureq::Error> {
-        match &self.0 {
-            Some(layer) => {
-                if details.needs_tls() {
-                    self.1.enter(Phase::Tls);
-                }
-                layer.connect(details, chained)
-            }
-            None => Ok(chained.map(ureq::unversioned::transport::Either::A)),
-        }
-    }
-}
-
-/// Opens the connection: the unix socket of `--unix-socket`, or the first of the resolved
-/// addresses that accepts — all of them, in order, within the run's deadline (the rule of
-/// every probe: [`net::connect_any`]). ureq's own address list (at most 16) is ignored.
-#[derive(Debug)]
-struct Dial {
-    unix_socket: Option<PathBuf>,
-    addrs: Vec<SocketAddr>,
-    attempt: Attempt,
-}
-
-impl Connector<()> for Dial {
-    type Out = StreamTransport;
-
-    fn connect(
-        &self,
-        details: &ConnectionDetails,
-        _chained: Option<()>,
-    ) -> Result<Option<StreamTransport>, ureq::Error> {
-        let stream = match &self.unix_socket {
-            Some(path) => {
-                self.attempt.enter(Phase::Connect);
-                let stream = UnixStream::connect(path).map_err(|e| {
-                    let failure = net::unix_failure(&e, path);
-                    ureq::Error::Io(std::io::Error::other(ConnectFailure(failure)))
-                })?;
-                self.attempt.set_peer(path.display().to_string());
-                Stream::Unix(stream)
-            }
-            None => {
-                let stream = net::connect_any(&self.addrs, &self.attempt)
-                    .map_err(|f| ureq::Error::Io(std::io::Error::other(ConnectFailure(f))))?;
-                // Health checks are one small request: send it without Nagle's delay.
-                let _ = stream.set_nodelay(true);
-                Stream::Tcp(stream)
-            }
-        };
-        let buffers = LazyBuffers::new(
-            details.config.input_buffer_size(),
-            details.config.output_buffer_size(),
-        );
-        Ok(Some(StreamTransport { stream, buffers }))
-    }
-}
-
-/// A connect failure already classified by [`net::connect_any`], carried through ureq.
-#[derive(Debug)]
-struct ConnectFailure(Failure);
-
-impl std::fmt::Display for ConnectFailure {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.0.fmt(f)
-    }
-}
-
-impl std::error::Error for ConnectFailure {}
-
-/// A connected TCP or unix stream.
-#[derive(Debug)]
-enum Stream {
-    Tcp(TcpStream),
-    Unix(UnixStream),
-}
-
-/// HTTP/1.1 over a connected stream, with each read and write bounded by what ureq says is
-/// left of the deadline.
-#[derive(Debug)]
-struct StreamTransport {
-    stream: Stream,
-    buffers: LazyBuffers,
-}
-
-impl Transport for StreamTransport {
-    fn buffers(&mut self) -> &mut dyn Buffers {
-        &mut self.buffers
-    }
-
-    fn transmit_output(&mut self, amount: usize, timeout: NextTimeout) -> Result<(), ureq::Error> {
-        let limit = timeout.not_zero().map(|t| *t);
-        let output = &self.buffers.output()[..amount];
-        match &mut self.stream {
-            Stream::Tcp(s) => {
-                s.set_write_timeout(limit)?;
-                s.write_all(output)?;
-            }
-            Stream::Unix(s) => {
-                s.set_write_timeout(limit)?;
-                s.write_all(output)?;
-            }
-        }
-        Ok(())
-    }
-
-    fn await_input(&mut self, timeout: NextTimeout) -> Result<bool, ureq::Error> {
-        let limit = timeout.not_zero().map(|t| *t);
-        let input = self.buffers.input_append_buf();
-        let amount = match &mut self.stream {
-            Stream::Tcp(s) => {
-                s.set_read_timeout(limit)?;
-                s.read(input)?
-            }
-            Stream::Unix(s) => {
-                s.set_read_timeout(limit)?;
-                s.read(input)?
-            }
-        };
-        self.buffers.input_appended(amount);
-        Ok(amount > 0)
-    }
-
-    fn is_open(&mut self) -> bool {
-        // One request per run: never offer the connection for reuse.
-        false
-    }
 }
 
 #[cfg(test)]

@@ -70,7 +70,64 @@ fn sends_get_with_our_user_agent() {
     let head = rx.recv_timeout(Duration::from_secs(5)).unwrap();
     assert!(head.starts_with("GET /ready HTTP/1.1\r\n"), "{head}");
     let ua = format!("user-agent: healthprobe/{}", env!("CARGO_PKG_VERSION"));
-    assert!(head.to_ascii_lowercase().contains(&ua), "{head}");
+    let lower = head.to_ascii_lowercase();
+    assert!(lower.contains(&ua), "{head}");
+    // One request per connection, and no body to announce.
+    assert!(lower.contains("\r\nconnection: close\r\n"), "{head}");
+    assert!(!lower.contains("content-length"), "{head}");
+}
+
+/// A server that writes `parts` of an answer one by one, each in its own TCP segment.
+fn answering_in_parts(parts: &'static [&'static [u8]]) -> Server {
+    Server::start(move |mut conn| {
+        read_request_head(&mut conn);
+        let _ = conn.set_nodelay(true);
+        for part in parts {
+            if conn.write_all(part).is_err() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    })
+}
+
+#[test]
+fn bodies_are_read_however_they_are_framed() {
+    let body = |server: &Server| {
+        healthprobe(&[
+            "http",
+            &format!("http://{}/", server.hostport()),
+            "--expect-body",
+            "status ok",
+        ])
+    };
+    // Interim answers first, then chunks cut anywhere (in a size line, in data, in a CRLF).
+    let chunked = answering_in_parts(&[
+        b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </s>\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n",
+        b"3;note=x\r",
+        b"\nsta\r\n1",
+        b"\r\nt\r",
+        b"\n5\r\nus ok\r\n0\r\nTrailer: 1\r\n\r\n",
+    ]);
+    body(&chunked).expect(0, "HTTP 200");
+    // HTTP/1.0 without a length: the body ends when the server closes.
+    let closed = answering_in_parts(&[b"HTTP/1.0 200 OK\r\n\r\nstat", b"us ok"]);
+    body(&closed).expect(0, "HTTP 200");
+    // Cut short: named, with how much came.
+    let short = answering_in_parts(&[b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nstatus ok"]);
+    body(&short).expect(
+        1,
+        "read: the server closed the connection after 9 of the 100 bytes of the body",
+    );
+    let unfinished =
+        answering_in_parts(&[b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nsta\r\n"]);
+    body(&unfinished).expect(1, "read: the server closed the connection after 3 bytes of a chunked body, before its last chunk");
+    let garbled =
+        answering_in_parts(&[b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n"]);
+    body(&garbled).expect(1, "read: not a valid HTTP response: invalid chunk size");
+    // Without a body expectation none of it is read: the status is the answer.
+    healthprobe(&["http", &format!("http://{}/", garbled.hostport())]).expect(0, "HTTP 200");
 }
 
 #[test]
@@ -120,8 +177,10 @@ fn garbage_instead_of_http_is_unhealthy() {
         read_request_head(&mut conn);
         let _ = conn.write_all(b"SSH-2.0-OpenSSH_9.2\r\n\r\n");
     });
-    healthprobe(&["http", &format!("http://{}/", server.hostport())])
-        .expect(1, "not a valid HTTP response");
+    healthprobe(&["http", &format!("http://{}/", server.hostport())]).expect(
+        1,
+        "request: not a valid HTTP response: invalid HTTP version (the answer began \"SSH-2.0-",
+    );
 }
 
 #[test]

@@ -2,6 +2,8 @@
 //! checks on PEM inputs — against Python's ssl module as the independent TLS peer.
 
 use crate::common::{healthprobe, make_certs, Peer, TempDir};
+use std::net::TcpStream;
+use std::os::unix::net::UnixListener;
 
 fn https_peer(certs: &crate::common::Certs, client_ca: bool) -> Peer {
     let mut args = vec![certs.cert.to_str().unwrap(), certs.key.to_str().unwrap()];
@@ -219,4 +221,56 @@ fn a_ca_file_with_an_unusable_certificate_is_refused_before_any_io() {
         healthprobe(&["http", "https://127.0.0.1:9/", "--tls-ca-cert", bundle])
             .expect(1, "connection refused");
     }
+}
+
+#[test]
+fn https_runs_over_a_unix_socket_too() {
+    let dir = TempDir::new("tls-unix");
+    let certs = make_certs(&dir);
+    let peer = https_peer(&certs, false);
+    // The socket carries the bytes to the TLS peer's port unchanged.
+    let path = dir.join("tls.sock");
+    let listener = UnixListener::bind(&path).unwrap();
+    let port = peer.port;
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(unix) = conn else { continue };
+            let Ok(tcp) = TcpStream::connect(("127.0.0.1", port)) else {
+                continue;
+            };
+            let (mut unix_in, mut tcp_out) = (unix.try_clone().unwrap(), tcp.try_clone().unwrap());
+            std::thread::spawn(move || {
+                let _ = std::io::copy(&mut unix_in, &mut tcp_out);
+                let _ = tcp_out.shutdown(std::net::Shutdown::Write);
+            });
+            let (mut tcp_in, mut unix_out) = (tcp, unix);
+            std::thread::spawn(move || {
+                let _ = std::io::copy(&mut tcp_in, &mut unix_out);
+                let _ = unix_out.shutdown(std::net::Shutdown::Write);
+            });
+        }
+    });
+    let sock = path.to_str().unwrap();
+    let ca = certs.ca.to_str().unwrap();
+    healthprobe(&[
+        "http",
+        "https://localhost/healthz",
+        "--unix-socket",
+        sock,
+        "--tls-ca-cert",
+        ca,
+        "--expect-body",
+        "ok",
+    ])
+    .expect(0, "HTTP 200");
+    // Verified as the URL's host, as over TCP.
+    healthprobe(&[
+        "http",
+        "https://other.example/",
+        "--unix-socket",
+        sock,
+        "--tls-ca-cert",
+        ca,
+    ])
+    .expect(1, "tls: certificate not valid for name \"other.example\"");
 }
