@@ -125,7 +125,7 @@ quiet() {
     if [ "$busy" -le "${QUIET_BUSY:-30}" ]; then calm=$((calm + 1)); else calm=0; fi
     [ "$calm" -ge 3 ] && break
     [ "$waited" -ge "${QUIET_WAIT:-300}" ] && break
-    [ "$waited" = 1 ] && say "waiting for a quieter machine before $name (CPU $busy% busy; at most ${QUIET_WAIT:-300} s)"
+    [ "$waited" = 1 ] && [ "$calm" = 0 ] && say "waiting for a quieter machine before $name (CPU $busy% busy; at most ${QUIET_WAIT:-300} s)"
   done
   echo "$name=CPU $busy% busy when it started (waited ${waited} s, $([ "$calm" -ge 3 ] && echo quiet || echo 'never quiet: noisy numbers'))" >>"$data/quiet"
 }
