@@ -11,11 +11,12 @@
 //!   NFS/EFS mount or a frozen file system, `open` or `write` sleeps uninterruptibly, and a
 //!   *thread* stuck like that holds the whole process's exit (even SIGKILL waits, measured).
 //!   So a short-lived writer process does the open and the write; the probe waits for its
-//!   one-byte report only until the deadline and never reaps it. If it is stuck, it finishes
-//!   when the file system thaws. When the probe exits first, the writer is re-parented to the
-//!   container's PID 1 (or the nearest subreaper): an init that reaps (`healthprobe run`,
-//!   tini, Docker's `--init`) collects it; one that never reaps keeps a zombie (an entry in
-//!   the process table, no memory) until the container stops — one per failed write.
+//!   report only until the deadline, and reaps it once it has exited (within the deadline
+//!   too). If it is stuck, it finishes when the file system thaws; the probe has exited by
+//!   then and the writer is re-parented to the container's PID 1 (or the nearest subreaper):
+//!   an init that reaps (`healthprobe run`, tini, Docker's `--init`) collects it; one that
+//!   never reaps keeps a zombie (an entry in the process table, no memory) until the
+//!   container stops — one per write abandoned at the deadline.
 //!
 //! A write that fails or is abandoned is reported in the line (`; --log-to PATH: ...`); the
 //! verdict and the exit code never change.
@@ -23,7 +24,7 @@
 use std::ffi::CString;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::poll;
 use crate::text::{cap, io_reason};
@@ -136,6 +137,11 @@ fn via_writer(target: Target<'_>, record: &[u8], until: Instant) -> Result<(), S
         return Err(format!("cannot start the writer: {}", last_reason()));
     }
     let report = wait_for_report(read_end, until);
+    if report.is_some() {
+        // Its exit is immediate unless closing the file flushes to a slow server: that may
+        // cost the verdict 50 ms, no more.
+        reap(read_end, pid, until.min(Instant::now() + REAP_WAIT));
+    }
     unsafe { libc::close(read_end) };
     match report {
         Some(0) => Ok(()),
@@ -143,6 +149,30 @@ fn via_writer(target: Target<'_>, record: &[u8], until: Instant) -> Result<(), S
         Some(e) if e < 0 => Err(format!("cannot open: {}", reason_of(-e))),
         Some(e) => Err(format!("cannot write: {}", reason_of(e))),
         None => Err("not written by the deadline (a hung or frozen file system?)".into()),
+    }
+}
+
+/// How long a writer that has reported may take to exit before it is left to PID 1.
+const REAP_WAIT: Duration = Duration::from_millis(50);
+
+/// Collects the writer once it has exited, so that no zombie is left for a PID 1 that never
+/// reaps. Its end of the pipe closes only when its descriptors are released on exit (after
+/// any close of the file, which on NFS may flush and hang), so end of file there means
+/// `waitpid` returns at once; a writer still busy by `until` is left to PID 1.
+fn reap(read_end: libc::c_int, pid: libc::pid_t, until: Instant) {
+    let mut byte = 0u8;
+    while poll::ready(read_end, libc::POLLIN, until).unwrap_or(false) {
+        // SAFETY: reads at most one byte into a local.
+        match unsafe { libc::read(read_end, (&mut byte as *mut u8).cast(), 1) } {
+            0 => {
+                let mut status = 0;
+                // SAFETY: waits for our own child, which has already released its descriptors.
+                unsafe { libc::waitpid(pid, &mut status, 0) };
+                return;
+            }
+            n if n < 0 && errno() == libc::EINTR => {}
+            _ => return,
+        }
     }
 }
 

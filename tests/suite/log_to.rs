@@ -1,7 +1,7 @@
 //! `--log-to`: the result line copied, timestamped, to a file or another process's output —
 //! and never blocking or changing the verdict, whatever the path is.
 
-use crate::common::{closed_port, healthprobe, http_server, TempDir};
+use crate::common::{bin, closed_port, healthprobe, http_server, TempDir};
 use std::fs::OpenOptions;
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
@@ -54,6 +54,12 @@ fn healthy_results_are_logged_only_when_asked() {
         .unwrap()
         .contains("healthprobe healthy: 127.0.0.1:"));
     healthprobe(&["--log-healthy", "tcp", &port]).expect(64, "--log-to");
+    // With one probe the global flags may stand on either side of it, also split.
+    let _ = std::fs::remove_file(&log);
+    healthprobe(&["--log-to", l, "tcp", &port, "--log-healthy"]).expect(0, "connected");
+    healthprobe(&["--log-healthy", "tcp", &port, "--log-to", l]).expect(0, "connected");
+    let logged = std::fs::read_to_string(&log).unwrap();
+    assert_eq!(logged.lines().count(), 2, "{logged}");
 }
 
 #[test]
@@ -117,4 +123,47 @@ fn unwritable_paths_warn_once_and_change_nothing() {
     unwritable(dir.0.to_str().unwrap()); // a directory
     unwritable("/proc/version"); // read-only, even for root
     unwritable(dir.join("no/such/dir/log").to_str().unwrap());
+}
+
+/// The writer process a regular file gets is reaped by healthprobe itself: an app that is
+/// PID 1 and never reaps (most are) must not collect one zombie per check. A Python
+/// subreaper stands in for that PID 1: it runs the checks, reaps nothing, and counts the
+/// zombies among its children.
+#[test]
+fn the_writer_leaves_no_zombie_for_a_pid_1_that_never_reaps() {
+    let dir = TempDir::new("logto-zombie");
+    let log = dir.join("health.log");
+    let script = r#"
+import ctypes, os, subprocess, sys, time
+PR_SET_CHILD_SUBREAPER = 36
+assert ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
+bin, log, addr = sys.argv[1], sys.argv[2], sys.argv[3]
+for _ in range(5):
+    p = subprocess.run([bin, "--log-to", log, "tcp", addr], capture_output=True)
+    assert p.returncode == 1, p
+time.sleep(0.3)  # a writer left behind would have exited (and become a zombie) by now
+me, zombies = os.getpid(), 0
+for pid in filter(str.isdigit, os.listdir("/proc")):
+    try:
+        stat = open(f"/proc/{pid}/stat").read()
+    except OSError:
+        continue
+    fields = stat.rsplit(")", 1)[1].split()
+    if fields[0] == "Z" and int(fields[1]) == me:
+        zombies += 1
+print(zombies)
+"#;
+    let out = Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .arg(bin())
+        .arg(&log)
+        .arg(format!("127.0.0.1:{}", closed_port()))
+        .output()
+        .expect("run python3");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(stdout.trim(), "0", "zombies left: {out:?}");
+    let logged = std::fs::read_to_string(&log).unwrap();
+    assert_eq!(logged.lines().count(), 5, "{logged}");
 }
