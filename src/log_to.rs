@@ -11,8 +11,8 @@
 //!   NFS/EFS mount or a frozen file system, `open` or `write` sleeps uninterruptibly, and a
 //!   *thread* stuck like that holds the whole process's exit (even SIGKILL waits, measured).
 //!   So a short-lived writer process does the open and the write; the probe waits for its
-//!   report only until the deadline, and reaps it once it has exited (within the deadline
-//!   too). If it is stuck, it finishes when the file system thaws; the probe has exited by
+//!   report only until the deadline, and reaps it once it has exited (50 ms at most more).
+//!   If it is stuck, it finishes when the file system thaws; the probe has exited by
 //!   then and the writer is re-parented to the container's PID 1 (or the nearest subreaper):
 //!   an init that reaps (`healthprobe run`, tini, Docker's `--init`) collects it; one that
 //!   never reaps keeps a zombie (an entry in the process table, no memory) until the
