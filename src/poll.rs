@@ -2,10 +2,11 @@
 //!
 //! Several places block on one fd against a deadline (a file that is a FIFO, a TLS alert that
 //! comes after the handshake, the report's write to a full pipe, the `--log-to` writer's
-//! status); one function keeps the millisecond rounding and EINTR handling the same in all.
+//! status, and every socket read of a probe); one function keeps the millisecond rounding and
+//! EINTR handling the same in all.
 
 use std::io;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// Waits until `fd` has one of `events` (`libc::POLLIN`, `libc::POLLOUT`) or `until` passes:
 /// `Ok(true)` when it is ready (or hung up / in error: the next read or write says which),
@@ -31,5 +32,18 @@ pub fn ready(fd: libc::c_int, events: libc::c_short, until: Instant) -> io::Resu
                 }
             }
         }
+    }
+}
+
+/// Waits until `fd` has something to read (or is closed or in error), for at most `left`;
+/// `TimedOut` when nothing came. poll(2) sleeps on a high-resolution timer, where a socket
+/// receive timeout (`SO_RCVTIMEO`) runs on the jiffy timer wheel and fires late by up to its
+/// level's granularity: measured, a 3 s timeout was more than 30 ms late (the watchdog's
+/// grace), so the watchdog reported every mute peer instead of the probe.
+pub fn readable(fd: libc::c_int, left: Duration) -> io::Result<()> {
+    if ready(fd, libc::POLLIN, Instant::now() + left)? {
+        Ok(())
+    } else {
+        Err(io::Error::from(io::ErrorKind::TimedOut))
     }
 }

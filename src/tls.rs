@@ -573,11 +573,16 @@ impl From<TcpStream> for Socket {
 }
 
 impl Socket {
-    fn set_read_timeout(&self, left: std::time::Duration) -> io::Result<()> {
+    fn raw_fd(&self) -> libc::c_int {
         match self {
-            Socket::Tcp(s) => s.set_read_timeout(Some(left)),
-            Socket::Unix(s) => s.set_read_timeout(Some(left)),
+            Socket::Tcp(s) => s.as_raw_fd(),
+            Socket::Unix(s) => s.as_raw_fd(),
         }
+    }
+
+    /// Waits until there is something to read, for at most `left` ([`poll::readable`]).
+    fn wait_readable(&self, left: std::time::Duration) -> io::Result<()> {
+        poll::readable(self.raw_fd(), left)
     }
 
     fn set_write_timeout(&self, left: std::time::Duration) -> io::Result<()> {
@@ -650,7 +655,7 @@ impl Bounded {
 
 impl Read for Bounded {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.sock.set_read_timeout(self.left()?)?;
+        self.sock.wait_readable(self.left()?)?;
         (&self.sock).read(buf)
     }
 }

@@ -11,6 +11,7 @@
 
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
+use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
 use std::path::Path;
 use std::sync::Arc;
@@ -20,6 +21,7 @@ use rustls::pki_types::ServerName;
 use rustls::ClientConfig;
 
 use crate::net::{self, HostPort};
+use crate::poll;
 use crate::text::io_reason;
 use crate::tls::{self, Socket, Tls, TlsStream};
 use crate::trace::Attempt;
@@ -240,11 +242,11 @@ impl Read for Conn {
         let left = self.left()?;
         match &mut self.sock {
             Sock::Tcp(s) => {
-                s.set_read_timeout(Some(left))?;
+                poll::readable(s.as_raw_fd(), left)?;
                 s.read(buf)
             }
             Sock::Unix(s) => {
-                s.set_read_timeout(Some(left))?;
+                poll::readable(s.as_raw_fd(), left)?;
                 s.read(buf)
             }
             // The TLS stream bounds every read and write by the attempt itself.
