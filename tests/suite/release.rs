@@ -765,3 +765,37 @@ fn the_workflows_call_the_scripts_tested_here() {
         "the scheduled audit uses the live database: {all}"
     );
 }
+
+/// The build stage of Dockerfile.example, run as its RUN step's script on this host (the
+/// stage itself would pull rust:1, which the tests cannot): a native amd64 build (the image's
+/// gcc links, with the unwind-table script), and the same target built as on an arm64 build
+/// machine (`uname -m` says aarch64: clang and rust-lld, the script left out, which rust-lld
+/// cannot take). Both must give a static x86_64 binary that runs.
+#[test]
+fn the_dockerfile_examples_build_stage_links_natively_and_cross() {
+    let dockerfile = std::fs::read_to_string(repo().join("Dockerfile.example")).unwrap();
+    let start = dockerfile
+        .find("RUN arch=")
+        .expect("the build step in Dockerfile.example");
+    let end = dockerfile[start..]
+        .find("    cp \"target/")
+        .map(|i| start + i)
+        .expect("the build step's copy");
+    let step = dockerfile[start + "RUN ".len()..end].replace("\\\n", "\n");
+    let target_dir = repo().join("target/dockerfile-build");
+    for (host, fake_uname) in [("x86_64", ""), ("aarch64", "uname() { echo aarch64; }\n")] {
+        let dir = target_dir.join(host);
+        ok(Command::new("bash")
+            .current_dir(repo())
+            .env("TARGETARCH", "amd64")
+            .env("CARGO_TARGET_DIR", &dir)
+            .args(["-euo", "pipefail", "-c", &format!("{fake_uname}{step}")]));
+        let bin = dir.join("x86_64-unknown-linux-musl/release/healthprobe");
+        let bytes = std::fs::read(&bin).unwrap();
+        assert_eq!(elf_machine(&bytes), EM_X86_64, "{host}: not an x86_64 binary");
+        let file = ok(Command::new("file").arg(&bin));
+        assert!(file.contains("statically linked"), "{host}: {file}");
+        let version = ok(Command::new(&bin).arg("--version"));
+        assert!(version.starts_with("healthprobe "), "{host}: {version}");
+    }
+}
