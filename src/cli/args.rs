@@ -72,6 +72,8 @@ pub static GLOBALS: Spec = Spec {
     about: "Check services for container health checks; the exit code says whether they are \
             healthy.",
     after: "Several checks in one call: PROBE ARGS --and PROBE ARGS ... (all must be healthy).\n\
+            With several checks only the global options' variables apply; per-probe variables\n\
+            (HEALTHPROBE_URL, HEALTHPROBE_ADDR, ...) are ignored, so none fills every check.\n\
             Exit codes: 0 healthy, 1 unhealthy, 64 misconfigured.\n\
             Output: one line, `healthy: ...` on stdout or `unhealthy: ...` / `misconfigured: ...` \
             on stderr.",
@@ -384,7 +386,9 @@ static GRPC_FLAGS: [Flag; 6] = [
 pub static GRPC: Spec = Spec {
     name: "grpc",
     about: "gRPC health check (grpc.health.v1.Health/Check); healthy only when SERVING",
-    after: "",
+    after: "ADDR: host:port, [::1]:port, :port or PORT (127.0.0.1), dns:///host:port,\n\
+            unix:///path or unix:path.\n\
+            Example: healthprobe grpc :9090 --service orders --service payments",
     positional: Some(Positional {
         name: "ADDR",
         env: "HEALTHPROBE_ADDR",
@@ -533,7 +537,8 @@ static FILE_FLAGS: [Flag; 3] = [
 pub static FILE: Spec = Spec {
     name: "file",
     about: "File check; healthy when the file exists (and is fresh enough, with --max-age)",
-    after: "",
+    after: "A heartbeat the app touches: healthy while it is younger than --max-age.\n\
+            Example: healthprobe file /tmp/heartbeat --max-age 30s --contains ok",
     positional: Some(Positional {
         name: "PATH",
         env: "HEALTHPROBE_PATH",

@@ -312,6 +312,14 @@ fn per_probe_variables_are_ignored_with_several_checks_but_global_ones_apply() {
     cmd.env("HEALTHPROBE_URL", url(&server))
         .args(["http", "--and", "tcp", &server.hostport()]);
     run_with(&mut cmd).expect(64, "check 1 (http): ");
+    // --help says so.
+    let help = healthprobe(&["--help"]);
+    assert!(
+        help.stdout
+            .contains("per-probe variables\n(HEALTHPROBE_URL, HEALTHPROBE_ADDR, ...) are ignored"),
+        "{}",
+        help.stdout
+    );
 }
 
 #[test]

@@ -792,7 +792,11 @@ fn the_dockerfile_examples_build_stage_links_natively_and_cross() {
             .args(["-euo", "pipefail", "-c", &format!("{fake_uname}{step}")]));
         let bin = dir.join("x86_64-unknown-linux-musl/release/healthprobe");
         let bytes = std::fs::read(&bin).unwrap();
-        assert_eq!(elf_machine(&bytes), EM_X86_64, "{host}: not an x86_64 binary");
+        assert_eq!(
+            elf_machine(&bytes),
+            EM_X86_64,
+            "{host}: not an x86_64 binary"
+        );
         let file = ok(Command::new("file").arg(&bin));
         assert!(file.contains("statically linked"), "{host}: {file}");
         let version = ok(Command::new(&bin).arg("--version"));
