@@ -81,3 +81,53 @@ fn silent_server_ends_at_the_deadline() {
         run.elapsed
     );
 }
+
+/// The server sees an orderly close, not a reset, from every check: grpcio behind a relay
+/// that passes both directions on and records how the probe's side of each connection
+/// ended ("fin", "rst", or "rst later" when what grpcio sent after the probe's FIN was
+/// answered with a reset because the probe had already closed for good).
+#[test]
+fn the_server_sees_a_close_not_a_reset() {
+    use std::io::{Read, Write};
+    let peer = health_server(&["=SERVING"]);
+    let backend = peer.hostport();
+    let (tx, ended) = std::sync::mpsc::channel();
+    let tx = std::sync::Mutex::new(tx);
+    let relay = crate::common::Server::start(move |mut client| {
+        let mut server = std::net::TcpStream::connect(&backend).expect("connect to grpcio");
+        let (mut from_server, mut to_client) = (
+            server.try_clone().expect("clone"),
+            client.try_clone().expect("clone"),
+        );
+        let back = std::thread::spawn(move || {
+            let _ = std::io::copy(&mut from_server, &mut to_client);
+            let _ = to_client.shutdown(std::net::Shutdown::Write);
+        });
+        let mut buf = [0u8; 16 * 1024];
+        let how = loop {
+            match client.read(&mut buf) {
+                Ok(0) => break "fin",
+                Ok(n) => {
+                    if server.write_all(&buf[..n]).is_err() {
+                        break "server gone";
+                    }
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => break "rst",
+                Err(_) => break "error",
+            }
+        };
+        let _ = server.shutdown(std::net::Shutdown::Write);
+        let _ = back.join();
+        // What grpcio sent after the probe's FIN has been passed on: a probe that had
+        // already closed for good answers it with a reset.
+        let how = match (how, client.read(&mut buf)) {
+            ("fin", Err(e)) if e.kind() == std::io::ErrorKind::ConnectionReset => "rst later",
+            (how, _) => how,
+        };
+        let _ = tx.lock().unwrap().send(how);
+    });
+    for _ in 0..5 {
+        healthprobe(&["grpc", &relay.hostport()]).expect(0, "SERVING");
+        assert_eq!(ended.recv_timeout(Duration::from_secs(5)), Ok("fin"));
+    }
+}
