@@ -34,6 +34,37 @@ fn loading_and_masterdown_are_unhealthy_with_the_servers_words() {
 }
 
 #[test]
+fn busy_running_a_script_is_unhealthy_with_the_servers_words() {
+    let redis = servers::redis_busy();
+    let hostport = redis.hostport();
+    // A script that never ends, from another client (it blocks that client until killed).
+    let script = {
+        let hostport = hostport.clone();
+        std::thread::spawn(move || redis_cli(&hostport, &["EVAL", "while true do end", "0"]))
+    };
+    let started = std::time::Instant::now();
+    loop {
+        let reference = redis_cli(&hostport, &["ping"]);
+        if reference.output.contains("BUSY") {
+            assert_eq!(reference.code, 0, "{reference:?}");
+            break;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(10),
+            "never busy: {reference:?}"
+        );
+    }
+    healthprobe(&["redis", &hostport]).expect(1, "BUSY Redis is busy running a script");
+    let run = healthprobe(&["--format", "json", "redis", &hostport]);
+    let v: Value = serde_json::from_str(run.stderr.trim_end()).expect("JSON");
+    assert_eq!(v["redis_error"], "BUSY");
+    let killed = redis_cli(&hostport, &["SCRIPT", "KILL"]);
+    assert!(killed.output.contains("OK"), "{killed:?}");
+    let _ = script.join();
+    healthprobe(&["redis", &hostport]).expect(0, "PONG");
+}
+
+#[test]
 fn noauth_means_up_unless_credentials_were_given() {
     let redis = servers::redis_password();
     assert!(redis_cli(&redis.hostport(), &["ping"])

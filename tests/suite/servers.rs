@@ -1164,6 +1164,17 @@ pub fn redis_plain() -> &'static Redis {
     REDIS.get_or_init(|| start_redis("redis-plain", None, &[]))
 }
 
+/// A server of its own that a test makes busy (a Lua script that never returns): with
+/// `busy-reply-threshold 10`, every other client gets -BUSY 10 ms into the script, until
+/// `SCRIPT KILL`. Not shared, so that no other test meets it busy.
+pub fn redis_busy() -> Redis {
+    start_redis(
+        "redis-busy",
+        None,
+        &["--busy-reply-threshold".into(), "10".into()],
+    )
+}
+
 /// `requirepass`: PING → -NOAUTH until `AUTH` [`REDIS_PASSWORD`].
 pub fn redis_password() -> &'static Redis {
     static REDIS: OnceLock<Redis> = OnceLock::new();
