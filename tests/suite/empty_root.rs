@@ -193,6 +193,65 @@ fn a_resolver_that_is_not_there_cannot_outlast_the_deadline() {
     );
 }
 
+/// A resolver that takes the question and never answers (a UDP socket on 127.0.0.2:53, named
+/// in the root's /etc/resolv.conf): musl's getaddrinfo cannot be bounded, so the watchdog
+/// ends the run at the deadline, one check or several — those that finished keep their
+/// results and the hung one is timed out in its own phase.
+#[test]
+fn a_resolver_that_never_answers_is_cut_at_the_deadline_by_the_watchdog() {
+    let Some(root) = empty_root() else { return };
+    let dns = match std::net::UdpSocket::bind("127.0.0.2:53") {
+        Ok(socket) => socket,
+        Err(e) => panic!("bind 127.0.0.2:53 for the silent resolver: {e}"),
+    };
+    install(
+        &root,
+        "/etc/resolv.conf",
+        b"nameserver 127.0.0.2\noptions timeout:5 attempts:3\n",
+    );
+    let run = chroot(&root, &["--timeout", "1s", "tcp", "db.example.test:5432"]);
+    run.expect(1, "db.example.test:5432: timed out after 1s (resolve)");
+    assert!(
+        run.elapsed < Duration::from_millis(1500),
+        "{:?}",
+        run.elapsed
+    );
+    let mut question = [0u8; 512];
+    dns.set_read_timeout(Some(Duration::from_secs(1))).unwrap();
+    assert!(
+        dns.recv(&mut question).is_ok(),
+        "the resolver was never asked"
+    );
+    let healthy = crate::common::http_server(200, "ok");
+    let run = chroot(
+        &root,
+        &[
+            "--timeout",
+            "1s",
+            "http",
+            "http://api.example.test/healthz",
+            "--and",
+            "http",
+            &format!("http://127.0.0.1:{}/", healthy.port()),
+            "--and",
+            "file",
+            "/healthprobe",
+        ],
+    );
+    run.expect(
+        1,
+        "http://api.example.test/healthz: timed out after 1s (resolve)",
+    );
+    let line = run.line();
+    assert!(line.contains("HTTP 200"), "{line}");
+    assert!(line.contains("/healthprobe: "), "{line}");
+    assert!(
+        run.elapsed < Duration::from_millis(1500),
+        "{:?}",
+        run.elapsed
+    );
+}
+
 #[test]
 fn the_datastore_probes_and_tcp_conversations_run_in_the_empty_root() {
     let Some(root) = empty_root() else { return };
