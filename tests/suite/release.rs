@@ -9,6 +9,9 @@
 //! registry). The registry test starts Debian's docker-registry on 127.0.0.1 and its own
 //! dockerd; it needs root, docker.io, docker-registry and buildah (.ci/run installs them) and
 //! is skipped, with the reason printed, only when not root or when Docker is not installed.
+//! The audit test runs .ci/audit.sh (CI's cargo audit) against a temp copy of the advisory
+//! database with a synthetic advisory added; it is skipped, with the reason printed, when
+//! cargo-audit is not installed outside .ci/run (which installs it before the suite).
 
 use crate::common::{static_program, TempDir};
 use crate::dockerd::Docker;
@@ -743,7 +746,12 @@ fn the_workflows_call_the_scripts_tested_here() {
     }
     let manifest = std::fs::read_to_string(repo().join("Cargo.toml")).unwrap();
     assert!(manifest.contains("repository = \"https://github.com/healthprobe/healthprobe\""));
-    for script in ["release/build.sh", "release/image.sh", ".ci/run"] {
+    for script in [
+        "release/build.sh",
+        "release/image.sh",
+        ".ci/run",
+        ".ci/audit.sh",
+    ] {
         let meta = std::fs::metadata(repo().join(script)).unwrap();
         assert!(
             std::os::unix::fs::PermissionsExt::mode(&meta.permissions()) & 0o111 != 0,
@@ -802,4 +810,161 @@ fn the_dockerfile_examples_build_stage_links_natively_and_cross() {
         let version = ok(Command::new(&bin).arg("--version"));
         assert!(version.starts_with("healthprobe "), "{host}: {version}");
     }
+}
+
+/// Copies the directory tree `from` to `to` (created), leaving out `.git` (a clone of the live
+/// database, as GitHub's CI uses, has one): cargo audit's `--no-fetch` reads the files only.
+/// Returns the names of the files copied.
+fn copy_tree(from: &Path, to: &Path) -> BTreeSet<String> {
+    let mut names = BTreeSet::new();
+    std::fs::create_dir_all(to).unwrap_or_else(|e| panic!("create {}: {e}", to.display()));
+    for entry in std::fs::read_dir(from).unwrap_or_else(|e| panic!("read {}: {e}", from.display()))
+    {
+        let entry = entry.unwrap();
+        let name = entry.file_name();
+        if name == ".git" {
+            continue;
+        }
+        let (src, dst) = (entry.path(), to.join(&name));
+        if entry.file_type().unwrap().is_dir() {
+            names.extend(copy_tree(&src, &dst));
+        } else {
+            std::fs::copy(&src, &dst).unwrap_or_else(|e| panic!("copy {}: {e}", src.display()));
+            names.insert(name.to_string_lossy().into_owned());
+        }
+    }
+    names
+}
+
+/// Runs .ci/audit.sh DB (the audit .ci/run runs) on this checkout's Cargo.lock: its exit
+/// code, stdout + stderr, and the number of advisories it says it loaded.
+fn audit_sh(db: &Path) -> (Option<i32>, String, usize) {
+    let started = Instant::now();
+    let out = Command::new(repo().join(".ci/audit.sh"))
+        .arg(db)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run .ci/audit.sh");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    eprintln!(
+        ".ci/audit.sh: exit {:?} in {:?}",
+        out.status.code(),
+        started.elapsed()
+    );
+    let loaded = text
+        .lines()
+        .find_map(|l| {
+            l.trim()
+                .strip_prefix("Loaded ")?
+                .strip_suffix(&format!("(from {})", db.display()))?
+                .strip_suffix(" security advisories ")?
+                .parse()
+                .ok()
+        })
+        .unwrap_or_else(|| panic!("no 'Loaded N security advisories (from DB)' line:\n{text}"));
+    (out.status.code(), text, loaded)
+}
+
+/// A known vulnerability in a locked crate fails CI: .ci/audit.sh passes against a copy of
+/// the advisory database .ci/run uses, and fails against the same copy with one synthetic
+/// advisory against httparse (a dependency of the binary; every version below 999.0.0
+/// affected), naming the advisory and the crate. The ID is not the database's placeholder
+/// RUSTSEC-0000-0000, which cargo audit leaves out when it loads the database (it would
+/// pass), but one of the year 2000, before RustSec's first advisory, so it clashes with none.
+#[test]
+fn a_known_vulnerability_in_a_locked_crate_fails_the_audit() {
+    let have_audit = Command::new("cargo")
+        .args(["audit", "--version"])
+        .stdin(Stdio::null())
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !have_audit {
+        // .ci/run installs the pinned cargo-audit, then exports HEALTHPROBE_ADVISORY_DB, before
+        // it runs the suite: there, a missing cargo-audit is an error.
+        assert!(
+            std::env::var_os("HEALTHPROBE_ADVISORY_DB").is_none(),
+            "cargo-audit is not installed, though HEALTHPROBE_ADVISORY_DB is set (.ci/run \
+             installs it before the suite: . release/tools.sh && ensure_tool cargo-audit)"
+        );
+        eprintln!(
+            "skipped: cargo-audit is not installed (. release/tools.sh && ensure_tool \
+             cargo-audit; .ci/run installs it)"
+        );
+        return;
+    }
+    let started = Instant::now();
+    let db = ok(Command::new(repo().join(".ci/audit.sh")).arg("--find-db"));
+    let db = Path::new(db.trim());
+    let tmp = TempDir::new("advisory-db");
+    let copy = tmp.join("advisory-db");
+    let files = copy_tree(db, &copy);
+    eprintln!(
+        "copied the advisory database ({} files) in {:?}",
+        files.len(),
+        started.elapsed()
+    );
+
+    let (code, text, loaded) = audit_sh(&copy);
+    assert_eq!(
+        code,
+        Some(0),
+        "the unmodified database must pass (as .ci/run requires):\n{text}"
+    );
+    assert!(loaded > 100, "{text}");
+
+    let (krate, id) = ("httparse", "RUSTSEC-2000-9999");
+    let lock = cargo_lock();
+    let locked: Vec<&str> = lock
+        .iter()
+        .filter(|(n, _)| n == krate)
+        .map(|(_, v)| v.as_str())
+        .collect();
+    assert_eq!(locked.len(), 1, "{krate} in Cargo.lock: {locked:?}");
+    assert!(
+        !files.contains(&format!("{id}.md")),
+        "{id} is already in the database"
+    );
+    let dir = copy.join("crates").join(krate);
+    std::fs::create_dir_all(&dir).unwrap();
+    // The database's own format (crates/<crate>/<id>.md: TOML front matter, then the title
+    // and description in Markdown).
+    std::fs::write(
+        dir.join(format!("{id}.md")),
+        format!(
+            "```toml\n[advisory]\nid = \"{id}\"\npackage = \"{krate}\"\ndate = \"2000-01-01\"\n\
+             url = \"https://example.invalid/healthprobe-test\"\ncategories = [\"memory-corruption\"]\n\
+             keywords = [\"synthetic\"]\n\n[versions]\npatched = [\">= 999.0.0\"]\n```\n\n\
+             # Synthetic advisory of the healthprobe tests\n\n\
+             Not a real vulnerability: the suite adds it to a copy of the database to see \
+             that the audit fails.\n"
+        ),
+    )
+    .unwrap();
+
+    let (code, report, loaded_now) = audit_sh(&copy);
+    assert_eq!(
+        loaded_now,
+        loaded + 1,
+        "the synthetic advisory was not loaded:\n{report}"
+    );
+    assert!(
+        code.is_some_and(|c| c != 0),
+        "a vulnerable {krate} must fail the audit (exit {code:?}):\n{report}"
+    );
+    let field = |name: &str| {
+        report
+            .lines()
+            .filter_map(|l| l.strip_prefix(name))
+            .map(str::trim)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(field("ID:"), [id], "{report}");
+    assert_eq!(field("Crate:"), [krate], "{report}");
+    assert_eq!(field("Version:"), [locked[0]], "{report}");
+    assert!(report.contains("1 vulnerability found"), "{report}");
+    eprintln!("audit test: {:?}", started.elapsed());
 }
