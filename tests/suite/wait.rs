@@ -198,6 +198,61 @@ fn progress_is_printed_when_the_reason_changes_and_quiet_silences_it() {
 }
 
 #[test]
+fn an_unchanged_reason_is_repeated_as_a_reminder_after_10_seconds() {
+    // Refused for the whole 11.5 s: the line at the first attempt, once more at ~10 s (not one
+    // per attempt of the ~46), then the final line.
+    let port = closed_port();
+    let started = Instant::now();
+    let run = wait(&[
+        "--within",
+        "11500ms",
+        "--every",
+        "250ms",
+        "tcp",
+        &port.to_string(),
+    ]);
+    let elapsed = started.elapsed();
+    assert_eq!(run.code, 1, "{run:#?}");
+    assert!(elapsed < Duration::from_millis(11_700), "{elapsed:?}");
+    let lines: Vec<&str> = run.stderr.lines().collect();
+    let progress: Vec<&str> = lines
+        .iter()
+        .copied()
+        .filter(|l| l.starts_with("waiting: "))
+        .collect();
+    assert_eq!(
+        progress.len(),
+        2,
+        "the first line and one reminder: {run:#?}"
+    );
+    assert_eq!(lines.len(), 3, "{run:#?}");
+    let reason = format!(
+        "waiting: 127.0.0.1:{port}: connect: connection refused (127.0.0.1:{port}) (attempt "
+    );
+    for line in &progress {
+        assert!(line.starts_with(&reason), "{run:#?}");
+    }
+    assert!(
+        progress[0].ends_with(" of 11.5s)") && progress[0].starts_with(&format!("{reason}1, ")),
+        "{run:#?}"
+    );
+    // `(attempt N, 10.0s of 11.5s)`: the reminder comes once 10 s have passed, not before.
+    let (attempt, at) = progress[1][reason.len()..]
+        .trim_end_matches(" of 11.5s)")
+        .split_once(", ")
+        .unwrap();
+    let attempt: u32 = attempt.parse().unwrap();
+    // About 41 at 250 ms apiece; fewer if attempts were late on a busy machine, never more.
+    assert!((30..=43).contains(&attempt), "{run:#?}");
+    let at: f64 = at.trim_end_matches('s').parse().unwrap();
+    assert!((10.0..11.0).contains(&at), "{run:#?}");
+    assert!(
+        lines[2].starts_with("unhealthy: still unhealthy after 11.5s ("),
+        "{run:#?}"
+    );
+}
+
+#[test]
 fn several_checks_are_waited_for_together() {
     let (a, b) = (closed_port(), closed_port());
     listen_later(a, Duration::from_millis(300), http_ok);
