@@ -321,6 +321,49 @@ fn json_adds_attempts_and_waited_ms_and_log_to_gets_the_final_line() {
     );
 }
 
+#[test]
+fn the_healthy_json_line_has_attempts_and_waited_ms_and_then_the_command_is_execd() {
+    let port = closed_port();
+    listen_later(port, Duration::from_millis(500), http_ok);
+    let dir = TempDir::new("wait-json-exec");
+    let out = dir.join("showself.out");
+    let child = Command::new(bin())
+        .args(["wait", "--format", "json", "--every", "100ms", "tcp"])
+        .arg(format!("127.0.0.1:{port}"))
+        .arg("--")
+        .arg(static_program("showself"))
+        .env("SHOWSELF_OUT", &out)
+        .env("SHOWSELF_EXIT", "5")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let done = child.wait_with_output().unwrap();
+    assert_eq!(done.status.code(), Some(5), "the command's code: {done:?}");
+    let stdout = String::from_utf8_lossy(&done.stdout);
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 1, "one JSON line, then the command: {done:?}");
+    let v: Value = serde_json::from_str(lines[0]).expect("JSON");
+    assert_eq!(v["status"], "healthy", "{v}");
+    assert_eq!(v["target"], format!("127.0.0.1:{port}"), "{v}");
+    // Refused for 500 ms at an attempt per 100 ms: several attempts, and at least that long.
+    let attempts = v["attempts"].as_u64().expect("attempts");
+    assert!(attempts >= 3, "{v}");
+    let waited = v["waited_ms"].as_f64().expect("waited_ms");
+    assert!(waited >= 450.0 && waited < 10_000.0, "{v}");
+    assert!(
+        waited >= (attempts - 1) as f64 * 95.0,
+        "attempts start no more often than --every: {v}"
+    );
+    assert!(v.get("gave_up").is_none(), "{v}");
+    assert_eq!(
+        showself_report(&out)["pid"],
+        pid.to_string(),
+        "exec'd in place"
+    );
+}
+
 /// What showself reported, by key.
 fn showself_report(path: &PathBuf) -> HashMap<String, String> {
     std::fs::read_to_string(path)
