@@ -468,6 +468,58 @@ fn a_missing_or_unexecutable_command_fails_at_once_before_any_attempt() {
 }
 
 #[test]
+fn a_file_without_execute_permission_is_126_and_nothing_in_path_is_127_at_once() {
+    use std::os::unix::fs::PermissionsExt;
+    let server = http_server(200, "ok").must_not_be_reached();
+    let dir = TempDir::new("wait-noexec");
+    let app = dir.join("app");
+    std::fs::write(&app, "#!/bin/sh\necho started\n").unwrap();
+    std::fs::set_permissions(&app, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let app = app.to_str().unwrap();
+    let empty = TempDir::new("wait-emptypath");
+    let started = Instant::now();
+    // A regular file with no execute bit: 126 (also for root, as execve has it).
+    let run = wait(&["tcp", &server.hostport(), "--", app, "x"]);
+    assert_eq!(run.code, 126, "{run:#?}");
+    assert_eq!(
+        run.line(),
+        format!("misconfigured: {app}: permission denied"),
+        "{run:#?}"
+    );
+    // A name looked up in PATH: nothing there is 127, naming the PATH searched ...
+    let path = format!("{}:{}", empty.0.display(), empty.join("missing").display());
+    let run = run_with(
+        Command::new(bin())
+            .args(["wait", "tcp", &server.hostport(), "--", "hp-no-such-app"])
+            .env("PATH", &path),
+    );
+    assert_eq!(run.code, 127, "{run:#?}");
+    assert_eq!(
+        run.line(),
+        format!("misconfigured: hp-no-such-app: not found in PATH ({path})"),
+        "{run:#?}"
+    );
+    // ... and only a non-executable file there is 126, naming the file found.
+    let path = format!("{}:{}", empty.0.display(), dir.0.display());
+    let run = run_with(
+        Command::new(bin())
+            .args(["wait", "tcp", &server.hostport(), "--", "app"])
+            .env("PATH", &path),
+    );
+    assert_eq!(run.code, 126, "{run:#?}");
+    assert_eq!(
+        run.line(),
+        format!("misconfigured: {app}: permission denied"),
+        "{run:#?}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_millis(500),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[test]
 fn sigterm_while_waiting_exits_1_at_once_and_the_command_is_not_started() {
     let dir = TempDir::new("wait-term");
     let out = dir.join("started");
