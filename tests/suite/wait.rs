@@ -519,12 +519,14 @@ fn a_file_without_execute_permission_is_126_and_nothing_in_path_is_127_at_once()
     );
 }
 
-#[test]
-fn sigterm_while_waiting_exits_1_at_once_and_the_command_is_not_started() {
-    let dir = TempDir::new("wait-term");
+/// Sends `signal` (named `name`) to a wait that has printed its first progress line: it ends
+/// at once with 1 and the interrupted line, and the command is never started.
+fn signal_while_waiting(signal: libc::c_int, name: &str) {
+    use std::io::{BufRead, BufReader, Read};
+    let dir = TempDir::new("wait-signal");
     let out = dir.join("started");
     let port = closed_port();
-    let child = Command::new(bin())
+    let mut child = Command::new(bin())
         .args(["wait", "--every", "100ms", "tcp", &port.to_string(), "--"])
         .arg(static_program("showself"))
         .env("SHOWSELF_OUT", &out)
@@ -532,26 +534,41 @@ fn sigterm_while_waiting_exits_1_at_once_and_the_command_is_not_started() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    thread::sleep(Duration::from_millis(500));
+    // The first progress line says the wait is under way (its signals long since blocked).
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut first = String::new();
+    stderr.read_line(&mut first).unwrap();
+    assert!(first.starts_with("waiting: "), "{first:?}");
     let sent = Instant::now();
-    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    // SAFETY: kill(2) on our own child's PID.
+    assert_eq!(unsafe { libc::kill(child.id() as i32, signal) }, 0);
+    let mut rest = String::new();
+    stderr.read_to_string(&mut rest).unwrap();
     let done = child.wait_with_output().unwrap();
     assert!(
         sent.elapsed() < Duration::from_millis(200),
-        "{:?}",
+        "{name}: {:?}",
         sent.elapsed()
     );
-    assert_eq!(done.status.code(), Some(1), "{done:?}");
-    let stderr = String::from_utf8_lossy(&done.stderr);
+    assert_eq!(done.status.code(), Some(1), "{name}: {done:?} {rest}");
+    let lines: Vec<&str> = rest.lines().collect();
+    assert_eq!(lines.len(), 1, "{name}: one final line: {first}{rest}");
     assert!(
-        stderr
-            .lines()
-            .last()
-            .unwrap()
-            .starts_with("unhealthy: interrupted by SIGTERM while waiting ("),
-        "{stderr}"
+        lines[0].starts_with(&format!("unhealthy: interrupted by {name} while waiting (")),
+        "{rest}"
     );
-    assert!(!out.exists(), "the command must not start");
+    assert!(done.stdout.is_empty(), "{done:?}");
+    assert!(!out.exists(), "{name}: the command must not start");
+}
+
+#[test]
+fn sigterm_while_waiting_exits_1_at_once_and_the_command_is_not_started() {
+    signal_while_waiting(libc::SIGTERM, "SIGTERM");
+}
+
+#[test]
+fn sigint_while_waiting_ends_it_like_sigterm() {
+    signal_while_waiting(libc::SIGINT, "SIGINT");
 }
 
 #[test]
