@@ -323,15 +323,16 @@ fn json_adds_attempts_and_waited_ms_and_log_to_gets_the_final_line() {
 
 #[test]
 fn the_healthy_json_line_has_attempts_and_waited_ms_and_then_the_command_is_execd() {
-    let port = closed_port();
-    listen_later(port, Duration::from_millis(500), http_ok);
     let dir = TempDir::new("wait-json-exec");
     let out = dir.join("showself.out");
+    let app = static_program("showself"); // built first: the 500 ms start when the wait does
+    let port = closed_port();
+    listen_later(port, Duration::from_millis(500), http_ok);
     let child = Command::new(bin())
         .args(["wait", "--format", "json", "--every", "100ms", "tcp"])
         .arg(format!("127.0.0.1:{port}"))
         .arg("--")
-        .arg(static_program("showself"))
+        .arg(&app)
         .env("SHOWSELF_OUT", &out)
         .env("SHOWSELF_EXIT", "5")
         .stdout(Stdio::piped())
@@ -351,7 +352,7 @@ fn the_healthy_json_line_has_attempts_and_waited_ms_and_then_the_command_is_exec
     let attempts = v["attempts"].as_u64().expect("attempts");
     assert!(attempts >= 3, "{v}");
     let waited = v["waited_ms"].as_f64().expect("waited_ms");
-    assert!(waited >= 450.0 && waited < 10_000.0, "{v}");
+    assert!((450.0..10_000.0).contains(&waited), "{v}");
     assert!(
         waited >= (attempts - 1) as f64 * 95.0,
         "attempts start no more often than --every: {v}"
