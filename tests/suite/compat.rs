@@ -267,6 +267,68 @@ fn grpc_target_uris_and_named_ports() {
     );
 }
 
+/// An empty root holding the static binary at /healthprobe, a `grpc_health_probe` symlink to
+/// it and `files`; None (with the reason printed) when not root, as chroot needs.
+fn compat_root(files: &[(&str, String)]) -> Option<TempDir> {
+    if !crate::common::is_root() {
+        eprintln!("skipped: chroot needs root (run the suite as root, as CI does)");
+        return None;
+    }
+    let bin = std::env::var_os("HEALTHPROBE_STATIC_BIN").expect(
+        "HEALTHPROBE_STATIC_BIN is not set: run tests/run.sh, which builds the static musl binary",
+    );
+    let root = TempDir::new("compat-root");
+    crate::common::copy_executable(bin, root.join("healthprobe"));
+    std::os::unix::fs::symlink("healthprobe", root.join("grpc_health_probe")).unwrap();
+    for (path, text) in files {
+        let path = root.join(path);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+    Some(root)
+}
+
+/// Runs `/grpc_health_probe args` chrooted into `root`, with an empty environment.
+fn chrooted(root: &TempDir, args: &[&str]) -> Run {
+    run_with(
+        Command::new("/usr/sbin/chroot")
+            .arg(&root.0)
+            .arg("/grpc_health_probe")
+            .args(args)
+            .env_clear(),
+    )
+}
+
+#[test]
+fn a_named_port_from_the_images_etc_services_is_served() {
+    // The test machine's /etc/services cannot name the OS-chosen port: the image's own does,
+    // in an empty root (as in a scratch image that adds one).
+    let peer = Peer::python("grpc_health_server.py", &["--set", "=SERVING"]);
+    let services = format!("# test services\nhealthtest\t{}/tcp\tht\n", peer.port);
+    let Some(root) = compat_root(&[("etc/services", services)]) else {
+        return;
+    };
+    for addr in [
+        "-addr=localhost:healthtest",
+        "-addr=127.0.0.1:HT",
+        "-addr=dns:///localhost:healthtest",
+    ] {
+        let run = chrooted(&root, &[addr]);
+        assert_eq!(run.code, 0, "{addr}: {run:#?}");
+        assert_eq!(run.stderr.trim_end(), "status: SERVING", "{addr}");
+        assert!(run.stdout.is_empty(), "{addr}: {run:#?}");
+    }
+    // Without /etc/services the name cannot be a port: the tool's argument error, exit 1.
+    let Some(empty) = compat_root(&[]) else {
+        return;
+    };
+    expect(
+        &chrooted(&empty, &["-addr=localhost:healthtest"]),
+        1,
+        "the named port \"healthtest\" needs /etc/services, which this image does not have",
+    );
+}
+
 #[test]
 fn go_durations_take_a_sign_and_more_than_a_day() {
     let peer = Peer::python("grpc_health_server.py", &["--set", "=SERVING"]);

@@ -65,6 +65,25 @@ fn a_port_present_but_not_1_to_65535_is_misconfigured_naming_it() {
     // Port 0 in the other probes, as before.
     healthprobe(&["tcp", "127.0.0.1:0"]).expect(64, "invalid port \"0\"");
     healthprobe(&["grpc", "127.0.0.1:0"]).expect(64, "invalid port \"0\"");
+    // The probes with a default port: a port written as 0 is not the default, nor "any".
+    for probe in ["redis", "mysql", "postgres"] {
+        for addr in ["127.0.0.1:0", "0", "[::1]:0"] {
+            let run = healthprobe(&[probe, addr]);
+            run.expect(64, "invalid port \"0\" (expected 1-65535)");
+            assert!(
+                run.line()
+                    .starts_with(&format!("misconfigured: {probe} address ")),
+                "{probe} {addr}: {}",
+                run.line()
+            );
+        }
+        // Found before any I/O: a healthy check beside it is never started.
+        let server = Server::start(|_| {}).must_not_be_reached();
+        healthprobe(&["tcp", &server.hostport(), "--and", probe, "127.0.0.1:0"]).expect(
+            64,
+            &format!("misconfigured: check 2 ({probe}): {probe} address invalid port \"0\""),
+        );
+    }
 }
 
 #[test]

@@ -167,3 +167,89 @@ print(zombies)
     let logged = std::fs::read_to_string(&log).unwrap();
     assert_eq!(logged.lines().count(), 5, "{logged}");
 }
+
+/// Runs a refused tcp check with `--log-to path` in text and in JSON: exit 1 either way, one
+/// line of at most 4096 bytes with no control character in it (ESC and newline included), and
+/// the verdict and the folded warning both there. Returns the text line and the JSON object.
+fn folded(path: &str) -> (String, serde_json::Value) {
+    let addr = refused();
+    let text = healthprobe(&["--log-to", path, "tcp", &addr]);
+    assert_eq!(text.code, 1, "the verdict is unchanged: {text:#?}");
+    let json = healthprobe(&["--format", "json", "--log-to", path, "tcp", &addr]);
+    assert_eq!(json.code, 1, "the verdict is unchanged: {json:#?}");
+    for run in [&text, &json] {
+        assert!(run.stdout.is_empty(), "{run:#?}");
+        assert!(
+            run.stderr.len() <= 4096,
+            "{} bytes: {run:#?}",
+            run.stderr.len()
+        );
+        assert!(run.stderr.ends_with('\n'), "{run:#?}");
+        let line = run.line();
+        assert!(
+            !line.chars().any(char::is_control),
+            "a control character in the line: {line:?}"
+        );
+    }
+    let line = text.line().to_string();
+    assert!(
+        line.starts_with(&format!(
+            "unhealthy: {addr}: connect: connection refused ({addr}); --log-to "
+        )),
+        "{line}"
+    );
+    let v: serde_json::Value = serde_json::from_str(json.line()).expect("one JSON object");
+    assert_eq!(v["status"], "unhealthy", "{v}");
+    assert_eq!(v["phase"], "connect", "{v}");
+    assert!(
+        v["reason"]
+            .as_str()
+            .is_some_and(|r| r.starts_with("connection refused")),
+        "{v}"
+    );
+    assert!(
+        v["log_to_error"]
+            .as_str()
+            .is_some_and(|w| w.starts_with("--log-to ")),
+        "{v}"
+    );
+    (line, v)
+}
+
+#[test]
+fn a_path_with_an_escape_and_a_newline_is_shown_escaped_in_the_one_line() {
+    let dir = TempDir::new("logto-esc");
+    // A directory component that does not exist, named with a colour escape and a newline.
+    let path = dir.join("\u{1b}[31mred\nline/health.log");
+    let path = path.to_str().unwrap();
+    let (line, v) = folded(path);
+    let shown = path.replace('\u{1b}', "\\x1b").replace('\n', "\\x0a");
+    assert!(
+        line.ends_with(&format!("; --log-to {shown}: cannot open: not found")),
+        "{line}"
+    );
+    // JSON escapes the characters itself (\u001b, \n); parsed back, the path is the one given.
+    assert_eq!(
+        v["log_to_error"],
+        format!("--log-to {path}: cannot open: not found"),
+        "{v}"
+    );
+}
+
+#[test]
+fn a_very_long_path_keeps_the_line_within_4096_bytes_and_the_verdict_first() {
+    let dir = TempDir::new("logto-long");
+    // About 3000 bytes of directory components that do not exist (each within NAME_MAX).
+    let mut path = dir.0.clone();
+    for i in 0..12 {
+        path.push(format!("{i:02}{}", "d".repeat(248)));
+    }
+    path.push("health.log");
+    let path = path.to_str().unwrap();
+    assert!(path.len() > 3000, "{} bytes", path.len());
+    let (line, v) = folded(path);
+    assert!(line.len() < path.len(), "the path is cut: {line}");
+    assert!(line.ends_with("[cut]"), "{line}");
+    let warning = v["log_to_error"].as_str().unwrap();
+    assert!(warning.len() < path.len(), "the path is cut: {warning}");
+}

@@ -198,6 +198,61 @@ fn progress_is_printed_when_the_reason_changes_and_quiet_silences_it() {
 }
 
 #[test]
+fn an_unchanged_reason_is_repeated_as_a_reminder_after_10_seconds() {
+    // Refused for the whole 11.5 s: the line at the first attempt, once more at ~10 s (not one
+    // per attempt of the ~46), then the final line.
+    let port = closed_port();
+    let started = Instant::now();
+    let run = wait(&[
+        "--within",
+        "11500ms",
+        "--every",
+        "250ms",
+        "tcp",
+        &port.to_string(),
+    ]);
+    let elapsed = started.elapsed();
+    assert_eq!(run.code, 1, "{run:#?}");
+    assert!(elapsed < Duration::from_millis(11_700), "{elapsed:?}");
+    let lines: Vec<&str> = run.stderr.lines().collect();
+    let progress: Vec<&str> = lines
+        .iter()
+        .copied()
+        .filter(|l| l.starts_with("waiting: "))
+        .collect();
+    assert_eq!(
+        progress.len(),
+        2,
+        "the first line and one reminder: {run:#?}"
+    );
+    assert_eq!(lines.len(), 3, "{run:#?}");
+    let reason = format!(
+        "waiting: 127.0.0.1:{port}: connect: connection refused (127.0.0.1:{port}) (attempt "
+    );
+    for line in &progress {
+        assert!(line.starts_with(&reason), "{run:#?}");
+    }
+    assert!(
+        progress[0].ends_with(" of 11.5s)") && progress[0].starts_with(&format!("{reason}1, ")),
+        "{run:#?}"
+    );
+    // `(attempt N, 10.0s of 11.5s)`: the reminder comes once 10 s have passed, not before.
+    let (attempt, at) = progress[1][reason.len()..]
+        .trim_end_matches(" of 11.5s)")
+        .split_once(", ")
+        .unwrap();
+    let attempt: u32 = attempt.parse().unwrap();
+    // About 41 at 250 ms apiece; fewer if attempts were late on a busy machine, never more.
+    assert!((30..=43).contains(&attempt), "{run:#?}");
+    let at: f64 = at.trim_end_matches('s').parse().unwrap();
+    assert!((10.0..11.0).contains(&at), "{run:#?}");
+    assert!(
+        lines[2].starts_with("unhealthy: still unhealthy after 11.5s ("),
+        "{run:#?}"
+    );
+}
+
+#[test]
 fn several_checks_are_waited_for_together() {
     let (a, b) = (closed_port(), closed_port());
     listen_later(a, Duration::from_millis(300), http_ok);
@@ -263,6 +318,50 @@ fn json_adds_attempts_and_waited_ms_and_log_to_gets_the_final_line() {
             .nth(1)
             .is_some_and(|l| l.contains(" healthprobe healthy: ")),
         "{logged}"
+    );
+}
+
+#[test]
+fn the_healthy_json_line_has_attempts_and_waited_ms_and_then_the_command_is_execd() {
+    let dir = TempDir::new("wait-json-exec");
+    let out = dir.join("showself.out");
+    let app = static_program("showself"); // built first: the 500 ms start when the wait does
+    let port = closed_port();
+    listen_later(port, Duration::from_millis(500), http_ok);
+    let child = Command::new(bin())
+        .args(["wait", "--format", "json", "--every", "100ms", "tcp"])
+        .arg(format!("127.0.0.1:{port}"))
+        .arg("--")
+        .arg(&app)
+        .env("SHOWSELF_OUT", &out)
+        .env("SHOWSELF_EXIT", "5")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let done = child.wait_with_output().unwrap();
+    assert_eq!(done.status.code(), Some(5), "the command's code: {done:?}");
+    let stdout = String::from_utf8_lossy(&done.stdout);
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 1, "one JSON line, then the command: {done:?}");
+    let v: Value = serde_json::from_str(lines[0]).expect("JSON");
+    assert_eq!(v["status"], "healthy", "{v}");
+    assert_eq!(v["target"], format!("127.0.0.1:{port}"), "{v}");
+    // Refused for 500 ms at an attempt per 100 ms: several attempts, and at least that long.
+    let attempts = v["attempts"].as_u64().expect("attempts");
+    assert!(attempts >= 3, "{v}");
+    let waited = v["waited_ms"].as_f64().expect("waited_ms");
+    assert!((450.0..10_000.0).contains(&waited), "{v}");
+    assert!(
+        waited >= (attempts - 1) as f64 * 95.0,
+        "attempts start no more often than --every: {v}"
+    );
+    assert!(v.get("gave_up").is_none(), "{v}");
+    assert_eq!(
+        showself_report(&out)["pid"],
+        pid.to_string(),
+        "exec'd in place"
     );
 }
 
@@ -370,11 +469,65 @@ fn a_missing_or_unexecutable_command_fails_at_once_before_any_attempt() {
 }
 
 #[test]
-fn sigterm_while_waiting_exits_1_at_once_and_the_command_is_not_started() {
-    let dir = TempDir::new("wait-term");
+fn a_file_without_execute_permission_is_126_and_nothing_in_path_is_127_at_once() {
+    use std::os::unix::fs::PermissionsExt;
+    let server = http_server(200, "ok").must_not_be_reached();
+    let dir = TempDir::new("wait-noexec");
+    let app = dir.join("app");
+    std::fs::write(&app, "#!/bin/sh\necho started\n").unwrap();
+    std::fs::set_permissions(&app, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let app = app.to_str().unwrap();
+    let empty = TempDir::new("wait-emptypath");
+    let started = Instant::now();
+    // A regular file with no execute bit: 126 (also for root, as execve has it).
+    let run = wait(&["tcp", &server.hostport(), "--", app, "x"]);
+    assert_eq!(run.code, 126, "{run:#?}");
+    assert_eq!(
+        run.line(),
+        format!("misconfigured: {app}: permission denied"),
+        "{run:#?}"
+    );
+    // A name looked up in PATH: nothing there is 127, naming the PATH searched ...
+    let path = format!("{}:{}", empty.0.display(), empty.join("missing").display());
+    let run = run_with(
+        Command::new(bin())
+            .args(["wait", "tcp", &server.hostport(), "--", "hp-no-such-app"])
+            .env("PATH", &path),
+    );
+    assert_eq!(run.code, 127, "{run:#?}");
+    assert_eq!(
+        run.line(),
+        format!("misconfigured: hp-no-such-app: not found in PATH ({path})"),
+        "{run:#?}"
+    );
+    // ... and only a non-executable file there is 126, naming the file found.
+    let path = format!("{}:{}", empty.0.display(), dir.0.display());
+    let run = run_with(
+        Command::new(bin())
+            .args(["wait", "tcp", &server.hostport(), "--", "app"])
+            .env("PATH", &path),
+    );
+    assert_eq!(run.code, 126, "{run:#?}");
+    assert_eq!(
+        run.line(),
+        format!("misconfigured: {app}: permission denied"),
+        "{run:#?}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_millis(500),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+/// Sends `signal` (named `name`) to a wait that has printed its first progress line: it ends
+/// at once with 1 and the interrupted line, and the command is never started.
+fn signal_while_waiting(signal: libc::c_int, name: &str) {
+    use std::io::{BufRead, BufReader, Read};
+    let dir = TempDir::new("wait-signal");
     let out = dir.join("started");
     let port = closed_port();
-    let child = Command::new(bin())
+    let mut child = Command::new(bin())
         .args(["wait", "--every", "100ms", "tcp", &port.to_string(), "--"])
         .arg(static_program("showself"))
         .env("SHOWSELF_OUT", &out)
@@ -382,26 +535,41 @@ fn sigterm_while_waiting_exits_1_at_once_and_the_command_is_not_started() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    thread::sleep(Duration::from_millis(500));
+    // The first progress line says the wait is under way (its signals long since blocked).
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut first = String::new();
+    stderr.read_line(&mut first).unwrap();
+    assert!(first.starts_with("waiting: "), "{first:?}");
     let sent = Instant::now();
-    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    // SAFETY: kill(2) on our own child's PID.
+    assert_eq!(unsafe { libc::kill(child.id() as i32, signal) }, 0);
+    let mut rest = String::new();
+    stderr.read_to_string(&mut rest).unwrap();
     let done = child.wait_with_output().unwrap();
     assert!(
         sent.elapsed() < Duration::from_millis(200),
-        "{:?}",
+        "{name}: {:?}",
         sent.elapsed()
     );
-    assert_eq!(done.status.code(), Some(1), "{done:?}");
-    let stderr = String::from_utf8_lossy(&done.stderr);
+    assert_eq!(done.status.code(), Some(1), "{name}: {done:?} {rest}");
+    let lines: Vec<&str> = rest.lines().collect();
+    assert_eq!(lines.len(), 1, "{name}: one final line: {first}{rest}");
     assert!(
-        stderr
-            .lines()
-            .last()
-            .unwrap()
-            .starts_with("unhealthy: interrupted by SIGTERM while waiting ("),
-        "{stderr}"
+        lines[0].starts_with(&format!("unhealthy: interrupted by {name} while waiting (")),
+        "{rest}"
     );
-    assert!(!out.exists(), "the command must not start");
+    assert!(done.stdout.is_empty(), "{done:?}");
+    assert!(!out.exists(), "{name}: the command must not start");
+}
+
+#[test]
+fn sigterm_while_waiting_exits_1_at_once_and_the_command_is_not_started() {
+    signal_while_waiting(libc::SIGTERM, "SIGTERM");
+}
+
+#[test]
+fn sigint_while_waiting_ends_it_like_sigterm() {
+    signal_while_waiting(libc::SIGINT, "SIGINT");
 }
 
 #[test]
