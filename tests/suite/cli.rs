@@ -88,3 +88,135 @@ fn quiet_prints_nothing_when_healthy_but_still_reports_failures() {
     );
     healthprobe(&["-q", "tcp", &crate::common::closed_port().to_string()]).expect(1, "refused");
 }
+
+#[test]
+fn each_datastore_probes_help_shows_usage_every_flag_its_variables_and_an_example() {
+    const TLS: [(&str, &str); 5] = [
+        ("--tls-ca-cert <PEM>", "HEALTHPROBE_TLS_CA_CERT"),
+        ("--tls-client-cert <PEM>", "HEALTHPROBE_TLS_CLIENT_CERT"),
+        ("--tls-client-key <PEM>", "HEALTHPROBE_TLS_CLIENT_KEY"),
+        ("--tls-server-name <NAME>", "HEALTHPROBE_TLS_SERVER_NAME"),
+        ("--tls-no-verify", "HEALTHPROBE_TLS_NO_VERIFY"),
+    ];
+    const GLOBAL: [(&str, &str); 6] = [
+        ("--timeout <DURATION>", "HEALTHPROBE_TIMEOUT"),
+        ("-q, --quiet", "HEALTHPROBE_QUIET"),
+        ("--log-to <PATH>", "HEALTHPROBE_LOG_TO"),
+        ("--log-healthy", "HEALTHPROBE_LOG_HEALTHY"),
+        ("--format <FORMAT>", "HEALTHPROBE_FORMAT"),
+        ("-v, --verbose", "HEALTHPROBE_VERBOSE"),
+    ];
+    // (probe, its argument and variable, its own flags and variables, TLS flags?, example)
+    type Case = (
+        &'static str,
+        (&'static str, &'static str),
+        &'static [(&'static str, &'static str)],
+        bool,
+        &'static str,
+    );
+    let cases: [Case; 5] = [
+        (
+            "tcp",
+            ("<HOST:PORT>", "HEALTHPROBE_ADDR"),
+            &[
+                ("--send <TEXT>", "HEALTHPROBE_SEND"),
+                ("--expect <TEXT>", "HEALTHPROBE_EXPECT"),
+                ("--tls", "HEALTHPROBE_TLS"),
+            ],
+            true,
+            "Example: healthprobe tcp :6379 --send 'PING\\r\\n' --expect +PONG",
+        ),
+        (
+            "file",
+            ("<PATH>", "HEALTHPROBE_PATH"),
+            &[
+                ("--max-age <DURATION>", "HEALTHPROBE_MAX_AGE"),
+                ("--min-size <BYTES>", "HEALTHPROBE_MIN_SIZE"),
+                ("--contains <TEXT>", "HEALTHPROBE_CONTAINS"),
+            ],
+            false,
+            "Example: healthprobe file /tmp/heartbeat --max-age 30s --contains ok",
+        ),
+        (
+            "postgres",
+            ("<ADDR>", "HEALTHPROBE_ADDR"),
+            &[
+                ("--user <NAME>", "HEALTHPROBE_USER"),
+                ("--database <NAME>", "HEALTHPROBE_DATABASE"),
+                ("--tls", "HEALTHPROBE_TLS"),
+            ],
+            true,
+            "Example: healthprobe postgres db:5432",
+        ),
+        (
+            "redis",
+            ("<ADDR>", "HEALTHPROBE_ADDR"),
+            &[
+                ("--password-env <VAR>", "HEALTHPROBE_PASSWORD_ENV"),
+                ("--user <NAME>", "HEALTHPROBE_USER"),
+                ("--tls", "HEALTHPROBE_TLS"),
+            ],
+            true,
+            "Example: REDIS_PASSWORD=... healthprobe redis cache:6379 --password-env REDIS_PASSWORD",
+        ),
+        (
+            "mysql",
+            ("<ADDR>", "HEALTHPROBE_ADDR"),
+            &[],
+            false,
+            "Example: healthprobe mysql db:3306",
+        ),
+    ];
+    for (probe, (argument, argument_var), own, tls, example) in cases {
+        let run = healthprobe(&[probe, "--help"]);
+        assert_eq!(
+            (run.code, run.stderr.as_str()),
+            (0, ""),
+            "{probe}: {run:#?}"
+        );
+        let help = &run.stdout;
+        let usage = format!("Usage: healthprobe {probe} [OPTIONS] {argument}");
+        assert!(help.contains(&usage), "{probe}: no {usage:?} in\n{help}");
+        let tls_flags: &[(&str, &str)] = if tls { &TLS } else { &[] };
+        let mut expected = vec![(argument, argument_var), ("-h, --help", "")];
+        expected.extend(own.iter().chain(tls_flags).chain(&GLOBAL).copied());
+        // Every option listed is an expected one, and the other way round.
+        let long = |text: &str| -> Option<String> {
+            let text = text.trim_start();
+            let text =
+                text.split_once(", ").map_or(
+                    text,
+                    |(short, rest)| {
+                        if short.len() == 2 {
+                            rest
+                        } else {
+                            text
+                        }
+                    },
+                );
+            let name = text.strip_prefix("--")?.split([' ', '=']).next()?;
+            Some(name.to_string())
+        };
+        let mut listed: Vec<String> = help
+            .lines()
+            .filter(|l| l.starts_with(' ') && l.trim_start().starts_with('-'))
+            .filter_map(long)
+            .collect();
+        let mut wanted: Vec<String> = expected.iter().filter_map(|(f, _)| long(f)).collect();
+        listed.sort();
+        wanted.sort();
+        assert_eq!(listed, wanted, "{probe}: the options listed");
+        for (flag, var) in expected {
+            assert!(help.contains(flag), "{probe}: {flag} missing from\n{help}");
+            if !var.is_empty() {
+                // clap's wrapping may break "[env: VAR]" after "env:", never inside VAR.
+                assert!(help.contains(var), "{probe}: {var} missing from\n{help}");
+            }
+        }
+        if !tls {
+            assert!(!help.contains("--tls"), "{probe} has no TLS flags:\n{help}");
+        }
+        let last = help.lines().rev().find(|l| !l.trim().is_empty());
+        assert_eq!(last, Some(example), "{probe}: the example ends the help");
+    }
+}

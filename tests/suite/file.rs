@@ -118,3 +118,60 @@ fn fifos_and_dev_zero_stay_bounded_by_the_deadline() {
     crate::common::healthprobe(&["file", "/dev/zero", "--contains", "x"])
         .expect(1, "within the first 64 KiB");
 }
+
+/// healthprobe with `env` set.
+fn with_env(env: &[(&str, &str)], args: &[&str]) -> crate::common::Run {
+    let mut cmd = std::process::Command::new(crate::common::bin());
+    cmd.envs(env.iter().copied()).args(args);
+    crate::common::run_with(&mut cmd)
+}
+
+#[test]
+fn every_file_flag_can_come_from_the_environment_and_the_command_line_wins() {
+    let dir = TempDir::new("file-env");
+    let path = dir.join("heartbeat");
+    let p = path.to_str().unwrap();
+    let missing = dir.join("missing");
+    let missing = missing.to_str().unwrap();
+    std::fs::write(&path, "state=starting\n").unwrap();
+    let old = SystemTime::now() - Duration::from_secs(120);
+    File::options()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_times(FileTimes::new().set_modified(old))
+        .unwrap();
+    // HEALTHPROBE_PATH stands for the argument; the argument wins over it.
+    with_env(&[("HEALTHPROBE_PATH", p)], &["file"]).expect(0, "exists");
+    with_env(&[("HEALTHPROBE_PATH", missing)], &["file"]).expect(1, "does not exist");
+    with_env(&[("HEALTHPROBE_PATH", missing)], &["file", p]).expect(0, "exists");
+    // Each check's variable makes the verdict unhealthy; its flag, given too, wins (and the
+    // verdict is the flag's).
+    let cases = [
+        (
+            "HEALTHPROBE_MAX_AGE",
+            "30s",
+            "last modified 2m",
+            ["--max-age", "5m"],
+            "modified 2m ago",
+        ),
+        (
+            "HEALTHPROBE_MIN_SIZE",
+            "100",
+            "15 bytes (min size 100)",
+            ["--min-size", "15"],
+            "exists, 15 bytes (min 15)",
+        ),
+        (
+            "HEALTHPROBE_CONTAINS",
+            "state=ready",
+            "does not contain \"state=ready\"",
+            ["--contains", "state=starting"],
+            "exists, contains \"state=starting\"",
+        ),
+    ];
+    for (var, value, unhealthy, [flag, wins], healthy) in cases {
+        with_env(&[(var, value)], &["file", p]).expect(1, unhealthy);
+        with_env(&[(var, value)], &["file", p, flag, wins]).expect(0, healthy);
+    }
+}

@@ -73,3 +73,21 @@ fn what_the_probe_leaves_in_the_log_is_one_aborted_connection_warning() {
         "{lines}"
     );
 }
+
+#[test]
+fn the_address_can_come_from_the_environment_and_the_command_line_wins() {
+    // mysql has no flags of its own: HEALTHPROBE_ADDR is its one variable.
+    let db = servers::mariadb_healthy().hostport();
+    let closed = format!("127.0.0.1:{}", closed_port());
+    let with_addr = |addr: &str, args: &[&str]| {
+        crate::common::run_with(
+            std::process::Command::new(crate::common::bin())
+                .env("HEALTHPROBE_ADDR", addr)
+                .args(args),
+        )
+    };
+    with_addr(&db, &["mysql"]).expect(0, "up, ");
+    with_addr(&closed, &["mysql"]).expect(1, "connect: connection refused");
+    with_addr(&closed, &["mysql", &db]).expect(0, "up, ");
+    with_addr(&db, &["mysql", &closed]).expect(1, "connect: connection refused");
+}

@@ -167,3 +167,128 @@ fn tls_asks_with_an_sslrequest_first() {
     assert_eq!(watch.lines(), "", "log lines left by TLS probes");
     healthprobe(&["postgres", "/run/x.sock", "--tls"]).expect(64, "--tls needs a TCP address");
 }
+
+/// healthprobe with `env` set.
+fn with_env(env: &[(&str, &str)], args: &[&str]) -> Run {
+    let mut cmd = Command::new(crate::common::bin());
+    cmd.envs(env.iter().copied()).args(args);
+    run_with(&mut cmd)
+}
+
+/// A fake PostgreSQL that reads the StartupMessage, answers AuthenticationOk and reports the
+/// message's parameters (name, value) once the client has closed.
+fn recording_postgres() -> (
+    crate::common::Server,
+    std::sync::mpsc::Receiver<Vec<(String, String)>>,
+) {
+    use std::io::{Read, Write};
+    let (tx, rx) = std::sync::mpsc::channel();
+    let tx = std::sync::Mutex::new(tx);
+    let server = crate::common::Server::start(move |mut conn| {
+        let mut len = [0u8; 4];
+        conn.read_exact(&mut len)
+            .expect("the StartupMessage's length");
+        let mut body = vec![0; u32::from_be_bytes(len) as usize - 4];
+        conn.read_exact(&mut body).expect("the StartupMessage");
+        assert_eq!(body[..4], [0, 3, 0, 0], "protocol 3.0");
+        let fields: Vec<String> = body[4..]
+            .split(|&b| b == 0)
+            .filter(|f| !f.is_empty())
+            .map(|f| String::from_utf8_lossy(f).into_owned())
+            .collect();
+        let pairs = fields
+            .chunks(2)
+            .map(|kv| (kv[0].clone(), kv.get(1).cloned().unwrap_or_default()))
+            .collect();
+        let _ = conn.write_all(b"R\0\0\0\x08\0\0\0\0");
+        let mut rest = Vec::new();
+        let _ = conn.read_to_end(&mut rest);
+        let _ = tx.lock().unwrap().send(pairs);
+    });
+    (server, rx)
+}
+
+#[test]
+fn every_postgres_flag_can_come_from_the_environment_and_the_command_line_wins() {
+    let scram = servers::pg_scram();
+    let addr = scram.hostport();
+    let closed = format!("127.0.0.1:{}", closed_port());
+    // HEALTHPROBE_ADDR stands for the argument; the argument wins over it.
+    with_env(&[("HEALTHPROBE_ADDR", &addr)], &["postgres"])
+        .expect(0, "accepting connections (asks for SCRAM-SHA-256)");
+    with_env(&[("HEALTHPROBE_ADDR", &closed)], &["postgres", &addr])
+        .expect(0, "accepting connections (asks for SCRAM-SHA-256)");
+    // HEALTHPROBE_USER: the md5 role is asked for md5; --user wins.
+    let md5 = [("HEALTHPROBE_USER", servers::PG_MD5_USER)];
+    with_env(&md5, &["postgres", &addr]).expect(0, "accepting connections (asks for md5)");
+    with_env(&md5, &["postgres", &addr, "--user", "postgres"])
+        .expect(0, "accepting connections (asks for SCRAM-SHA-256)");
+    // HEALTHPROBE_DATABASE goes into the StartupMessage; --database wins; without either the
+    // database is the user's name, the variable's user included.
+    let (fake, startup) = recording_postgres();
+    let wait = std::time::Duration::from_secs(5);
+    let pairs = |user: &str, database: &str| {
+        vec![
+            ("user".to_string(), user.to_string()),
+            ("database".to_string(), database.to_string()),
+        ]
+    };
+    let db = [("HEALTHPROBE_DATABASE", "envdb")];
+    with_env(&db, &["postgres", &fake.hostport()]).expect(0, "accepting connections");
+    assert_eq!(startup.recv_timeout(wait), Ok(pairs("postgres", "envdb")));
+    with_env(&db, &["postgres", &fake.hostport(), "--database", "clidb"])
+        .expect(0, "accepting connections");
+    assert_eq!(startup.recv_timeout(wait), Ok(pairs("postgres", "clidb")));
+    with_env(
+        &[("HEALTHPROBE_USER", "alice")],
+        &["postgres", &fake.hostport()],
+    )
+    .expect(0, "accepting connections");
+    assert_eq!(startup.recv_timeout(wait), Ok(pairs("alice", "alice")));
+    // HEALTHPROBE_TLS=1 asks a server with TLS off; =0 does not.
+    let trust = servers::pg_trust().hostport();
+    with_env(&[("HEALTHPROBE_TLS", "1")], &["postgres", &trust]).expect(
+        1,
+        "the server does not accept TLS (it answered N to the SSLRequest)",
+    );
+    with_env(&[("HEALTHPROBE_TLS", "0")], &["postgres", &trust])
+        .expect(0, "accepting connections (no password needed)");
+}
+
+#[test]
+fn database_is_sent_and_a_missing_one_still_means_up_like_pg_isready() {
+    let trust = servers::pg_trust();
+    let addr = trust.hostport();
+    // An existing database other than the user's name: up, and nothing logged.
+    let reference = pg_isready(&addr, &["-U", "postgres", "-d", "template1"]);
+    assert_eq!(reference.code, 0, "{reference:?}");
+    let watch = trust.watch_log();
+    healthprobe(&["postgres", &addr, "--database", "template1"])
+        .expect(0, "accepting connections (no password needed)");
+    assert_eq!(watch.lines(), "", "log lines left by a probe of template1");
+    // A missing one: pg_isready says accepting (AuthenticationOk comes before the database
+    // is looked up), and so does the probe; the server's own FATAL names the database the
+    // probe's StartupMessage carried.
+    let reference = pg_isready(&addr, &["-U", "postgres", "-d", "nosuchdb"]);
+    assert_eq!(reference.code, 0, "{reference:?}");
+    let watch = trust.watch_log();
+    healthprobe(&["postgres", &addr, "--database", "nosuchdb"])
+        .expect(0, "accepting connections (no password needed)");
+    let lines = watch.lines();
+    assert!(
+        lines.contains("database \"nosuchdb\" does not exist"),
+        "{lines}"
+    );
+    // Where a password is asked first, the database does not change the answer either.
+    let scram = servers::pg_scram();
+    let reference = pg_isready(&scram.hostport(), &["-U", "postgres", "-d", "nosuchdb"]);
+    assert_eq!(reference.code, 0, "{reference:?}");
+    let watch = scram.watch_log();
+    healthprobe(&["postgres", &scram.hostport(), "--database", "nosuchdb"])
+        .expect(0, "accepting connections (asks for SCRAM-SHA-256)");
+    assert_eq!(
+        watch.lines(),
+        "",
+        "the database is looked up only after the password"
+    );
+}

@@ -165,3 +165,194 @@ fn tls_is_spoken_when_asked() {
     healthprobe(&["redis", &tls_addr, "--tls-ca-cert", &ca])
         .expect(64, "--tls-* flags given without --tls");
 }
+
+/// healthprobe with `env` set.
+fn with_env(env: &[(&str, &str)], args: &[&str]) -> crate::common::Run {
+    let mut cmd = Command::new(crate::common::bin());
+    cmd.envs(env.iter().copied()).args(args);
+    run_with(&mut cmd)
+}
+
+#[test]
+fn every_redis_flag_can_come_from_the_environment_and_the_command_line_wins() {
+    let redis = servers::redis_password();
+    let addr = redis.hostport();
+    let closed = format!("127.0.0.1:{}", closed_port());
+    let good = ("GOOD_PASSWORD", servers::REDIS_PASSWORD);
+    let bad = ("BAD_PASSWORD", "wrong-password");
+    // HEALTHPROBE_ADDR stands for the argument; the argument wins over it.
+    with_env(&[("HEALTHPROBE_ADDR", &addr)], &["redis"])
+        .expect(0, "up; authentication required (NOAUTH)");
+    with_env(&[("HEALTHPROBE_ADDR", &closed)], &["redis", &addr])
+        .expect(0, "up; authentication required (NOAUTH)");
+    // HEALTHPROBE_PASSWORD_ENV names the variable holding the password; --password-env wins.
+    with_env(
+        &[good, ("HEALTHPROBE_PASSWORD_ENV", "GOOD_PASSWORD")],
+        &["redis", &addr],
+    )
+    .expect(0, "PONG");
+    with_env(
+        &[bad, ("HEALTHPROBE_PASSWORD_ENV", "BAD_PASSWORD")],
+        &["redis", &addr],
+    )
+    .expect(1, "AUTH refused: WRONGPASS");
+    with_env(
+        &[good, bad, ("HEALTHPROBE_PASSWORD_ENV", "BAD_PASSWORD")],
+        &["redis", &addr, "--password-env", "GOOD_PASSWORD"],
+    )
+    .expect(0, "PONG");
+    // HEALTHPROBE_USER picks the ACL user (the default user is off); --user wins.
+    let acl = servers::redis_acl().hostport();
+    let password = ("ACL_PASSWORD", servers::REDIS_ACL_PASSWORD);
+    let args = ["redis", &acl, "--password-env", "ACL_PASSWORD"];
+    with_env(&[password], &args).expect(1, "AUTH refused: WRONGPASS");
+    let user = ("HEALTHPROBE_USER", servers::REDIS_ACL_USER);
+    with_env(&[password, user], &args).expect(0, "PONG");
+    with_env(
+        &[password, user],
+        &[&args[..], &["--user", "default"]].concat(),
+    )
+    .expect(1, "AUTH refused: WRONGPASS");
+}
+
+#[test]
+fn tls_server_name_and_no_verify_choose_what_is_verified() {
+    // The fixture's certificate names localhost and 127.0.0.1, signed by the fixtures' CA.
+    let (_, tls_port) = servers::redis_tls();
+    let ca = servers::pg_tls_certs().ca.to_str().unwrap().to_string();
+    let tls_addr = format!("127.0.0.1:{tls_port}");
+    // Without a CA the certificate is refused; --tls-no-verify accepts it, over TLS still.
+    healthprobe(&["redis", &tls_addr, "--tls"])
+        .expect(1, "tls: certificate signed by an unknown authority");
+    healthprobe(&["redis", &tls_addr, "--tls", "--tls-no-verify"]).expect(0, "PONG");
+    // --tls-server-name replaces the dialled host in the verification.
+    let named = |name: &str| {
+        healthprobe(&[
+            "redis",
+            &tls_addr,
+            "--tls",
+            "--tls-ca-cert",
+            &ca,
+            "--tls-server-name",
+            name,
+        ])
+    };
+    named("localhost").expect(0, "PONG");
+    named("cache.example").expect(1, "tls: certificate not valid for name \"cache.example\"");
+    // From the variables; the command line's name wins.
+    let env = [
+        ("HEALTHPROBE_TLS", "1"),
+        ("HEALTHPROBE_TLS_CA_CERT", ca.as_str()),
+        ("HEALTHPROBE_TLS_SERVER_NAME", "cache.example"),
+    ];
+    with_env(&env, &["redis", &tls_addr])
+        .expect(1, "tls: certificate not valid for name \"cache.example\"");
+    with_env(
+        &env,
+        &["redis", &tls_addr, "--tls-server-name", "localhost"],
+    )
+    .expect(0, "PONG");
+    with_env(
+        &[("HEALTHPROBE_TLS", "1"), ("HEALTHPROBE_TLS_NO_VERIFY", "1")],
+        &["redis", &tls_addr],
+    )
+    .expect(0, "PONG");
+    with_env(
+        &[("HEALTHPROBE_TLS", "0")],
+        &["--timeout", "1s", "redis", &tls_addr],
+    )
+    .expect(1, "a TLS port? try --tls");
+}
+
+/// A fake Redis that answers `+OK` to AUTH and `+PONG` to PING (and, with `answer_quit`,
+/// `+OK` to QUIT, then closes its side as Redis does), and reports everything it received
+/// and how the client ended: "fin" (an orderly close) or "rst" (a reset).
+fn recording_redis(
+    answer_quit: bool,
+) -> (
+    crate::common::Server,
+    std::sync::mpsc::Receiver<(Vec<u8>, &'static str)>,
+) {
+    use std::io::{Read, Write};
+    let (tx, rx) = std::sync::mpsc::channel();
+    let tx = std::sync::Mutex::new(tx);
+    let server = crate::common::Server::start(move |mut conn| {
+        let ping = servers::resp_command(&["PING"]);
+        let quit = servers::resp_command(&["QUIT"]);
+        let has = |seen: &[u8], what: &[u8]| seen.windows(what.len()).any(|w| w == what);
+        let (mut seen, mut ponged, mut quitted) = (Vec::new(), false, false);
+        let mut buf = [0u8; 1024];
+        let ended = loop {
+            match conn.read(&mut buf) {
+                Ok(0) => break "fin",
+                Ok(n) => seen.extend_from_slice(&buf[..n]),
+                Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => break "rst",
+                Err(_) => break "error",
+            }
+            if !ponged && has(&seen, &ping) {
+                ponged = true;
+                let auth =
+                    seen.starts_with(b"*2\r\n$4\r\nAUTH") || seen.starts_with(b"*3\r\n$4\r\nAUTH");
+                let answer: &[u8] = if auth {
+                    b"+OK\r\n+PONG\r\n"
+                } else {
+                    b"+PONG\r\n"
+                };
+                let _ = conn.write_all(answer);
+            }
+            if answer_quit && !quitted && has(&seen, &quit) {
+                quitted = true;
+                let _ = conn.write_all(b"+OK\r\n");
+                let _ = conn.shutdown(std::net::Shutdown::Write);
+            }
+        };
+        let _ = tx.lock().unwrap().send((seen, ended));
+    });
+    (server, rx)
+}
+
+#[test]
+fn the_probe_sends_quit_after_ping_and_ends_with_a_fin() {
+    let ping = servers::resp_command(&["PING"]);
+    let quit = servers::resp_command(&["QUIT"]);
+    let wait = std::time::Duration::from_secs(5);
+    for answer_quit in [true, false] {
+        let (fake, received) = recording_redis(answer_quit);
+        healthprobe(&["redis", &fake.hostport()]).expect(0, "PONG");
+        let (seen, ended) = received
+            .recv_timeout(wait)
+            .expect("the fake saw the connection end");
+        assert_eq!(
+            String::from_utf8_lossy(&seen),
+            String::from_utf8_lossy(&[&ping[..], &quit[..]].concat()),
+            "PING then QUIT, nothing else (QUIT answered: {answer_quit})"
+        );
+        assert_eq!(
+            ended, "fin",
+            "an orderly close, not a reset (QUIT answered: {answer_quit})"
+        );
+    }
+    // With credentials, AUTH goes first, in the same write.
+    let (fake, received) = recording_redis(true);
+    with_env(
+        &[("FAKE_PASSWORD", "pw")],
+        &[
+            "redis",
+            &fake.hostport(),
+            "--user",
+            "probe",
+            "--password-env",
+            "FAKE_PASSWORD",
+        ],
+    )
+    .expect(0, "PONG");
+    let (seen, ended) = received
+        .recv_timeout(wait)
+        .expect("the fake saw the connection end");
+    let auth = servers::resp_command(&["AUTH", "probe", "pw"]);
+    assert_eq!(
+        String::from_utf8_lossy(&seen),
+        String::from_utf8_lossy(&[&auth[..], &ping[..], &quit[..]].concat())
+    );
+    assert_eq!(ended, "fin");
+}

@@ -252,3 +252,187 @@ fn tls_notices_a_server_that_refuses_our_missing_client_certificate() {
     ])
     .expect(0, "TLS handshake completed");
 }
+
+/// A server that echoes what it reads until the probe closes.
+fn echo_server() -> crate::common::Server {
+    crate::common::Server::start(|mut conn| {
+        use std::io::{Read, Write};
+        let mut buf = [0u8; 1024];
+        while let Ok(n) = conn.read(&mut buf) {
+            if n == 0 || conn.write_all(&buf[..n]).is_err() {
+                break;
+            }
+        }
+    })
+}
+
+/// healthprobe with `env` set (and nothing else added to its environment).
+fn with_env(env: &[(&str, &str)], args: &[&str]) -> crate::common::Run {
+    let mut cmd = std::process::Command::new(crate::common::bin());
+    cmd.envs(env.iter().copied()).args(args);
+    crate::common::run_with(&mut cmd)
+}
+
+#[test]
+fn every_tcp_flag_can_come_from_the_environment_and_the_command_line_wins() {
+    let echo = echo_server();
+    let addr = echo.hostport();
+    // HEALTHPROBE_EXPECT alone waits for an answer that an echo server never sends unasked.
+    with_env(
+        &[("HEALTHPROBE_ADDR", &addr), ("HEALTHPROBE_EXPECT", "hello")],
+        &["--timeout", "300ms", "tcp"],
+    )
+    .expect(1, "timed out after 300ms (read)");
+    // HEALTHPROBE_SEND (escapes and all) makes it answer.
+    with_env(
+        &[
+            ("HEALTHPROBE_ADDR", &addr),
+            ("HEALTHPROBE_SEND", "hello\\n"),
+            ("HEALTHPROBE_EXPECT", "hello\\n"),
+        ],
+        &["tcp"],
+    )
+    .expect(
+        0,
+        &format!("connected to {addr}, answer contains \"hello\\n\""),
+    );
+    // The command line wins over each variable: the positional address over HEALTHPROBE_ADDR
+    // (a closed port), the echo carries what --send sent, and --expect's text is the one
+    // waited for (HEALTHPROBE_SEND still applies when --send is not given).
+    let env = [
+        ("HEALTHPROBE_ADDR", format!("127.0.0.1:{}", closed_port())),
+        ("HEALTHPROBE_SEND", "hello\\n".to_string()),
+        ("HEALTHPROBE_EXPECT", "nothere".to_string()),
+    ];
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    with_env(&env, &["tcp", &addr, "--send", "bye", "--expect", "bye"])
+        .expect(0, &format!("connected to {addr}, answer contains \"bye\""));
+    with_env(&env, &["tcp", &addr, "--expect", "hello"]).expect(
+        0,
+        &format!("connected to {addr}, answer contains \"hello\""),
+    );
+    // HEALTHPROBE_TLS=1 asks a plain server for TLS; =0 does not.
+    let silent = silent_server();
+    let plain = silent.hostport();
+    with_env(
+        &[("HEALTHPROBE_TLS", "1")],
+        &["--timeout", "300ms", "tcp", &plain],
+    )
+    .expect(1, "(tls)");
+    with_env(&[("HEALTHPROBE_TLS", "0")], &["tcp", &plain]).expect(0, "connected to");
+}
+
+/// A certificate for `db.internal` only (not 127.0.0.1), signed by the CA of
+/// [`crate::common::make_certs`] in `dir`: (certificate, key).
+fn cert_for_another_name(dir: &crate::common::TempDir) -> (String, String) {
+    let openssl = |args: &[&str]| {
+        let out = std::process::Command::new("openssl")
+            .current_dir(&dir.0)
+            .args(args)
+            .output()
+            .expect("openssl is needed to make test certificates");
+        assert!(out.status.success(), "openssl {args:?}: {out:?}");
+    };
+    std::fs::write(
+        dir.join("db.ext"),
+        "basicConstraints=CA:FALSE\nsubjectAltName=DNS:db.internal\nextendedKeyUsage=serverAuth\n",
+    )
+    .unwrap();
+    openssl(&[
+        "req",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-subj",
+        "/CN=db.internal",
+        "-keyout",
+        "db.key",
+        "-out",
+        "db.csr",
+    ]);
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        "db.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-days",
+        "2",
+        "-extfile",
+        "db.ext",
+        "-out",
+        "db.pem",
+    ]);
+    let path = |name: &str| dir.join(name).to_str().unwrap().to_string();
+    (path("db.pem"), path("db.key"))
+}
+
+#[test]
+fn tls_server_name_and_no_verify_reach_a_server_certified_for_another_name() {
+    let dir = crate::common::TempDir::new("tcp-tls-name");
+    let ca = crate::common::make_certs(&dir)
+        .ca
+        .to_str()
+        .unwrap()
+        .to_string();
+    let (cert, key) = cert_for_another_name(&dir);
+    let peer = crate::common::Peer::python("tls_echo_server.py", &[&cert, &key]);
+    let addr = peer.hostport();
+    // Neither flag: the certificate is refused, for its name or (no CA given) its issuer.
+    healthprobe(&["tcp", &addr, "--tls", "--tls-ca-cert", &ca])
+        .expect(1, "tls: certificate not valid for name \"127.0.0.1\"");
+    healthprobe(&["tcp", &addr, "--tls"])
+        .expect(1, "tls: certificate signed by an unknown authority");
+    // --tls-server-name: the certificate's own name is verified (and another is not).
+    let named = |name: &str| {
+        healthprobe(&[
+            "tcp",
+            &addr,
+            "--tls",
+            "--tls-ca-cert",
+            &ca,
+            "--tls-server-name",
+            name,
+        ])
+    };
+    named("db.internal").expect(0, "TLS handshake completed");
+    named("other.example").expect(1, "tls: certificate not valid for name \"other.example\"");
+    // --tls-no-verify: accepted, and still spoken over TLS (the echo comes back through it).
+    healthprobe(&["tcp", &addr, "--tls", "--tls-no-verify"]).expect(0, "TLS handshake completed");
+    healthprobe(&[
+        "tcp",
+        &addr,
+        "--tls",
+        "--tls-no-verify",
+        "--send",
+        "hello\\n",
+        "--expect",
+        "hello",
+    ])
+    .expect(0, "answer contains \"hello\"");
+    // The same from the variables, and the command line's name wins over the variable's.
+    let env = [
+        ("HEALTHPROBE_TLS", "1"),
+        ("HEALTHPROBE_TLS_CA_CERT", ca.as_str()),
+        ("HEALTHPROBE_TLS_SERVER_NAME", "db.internal"),
+    ];
+    with_env(&env, &["tcp", &addr]).expect(0, "TLS handshake completed");
+    with_env(&env, &["tcp", &addr, "--tls-server-name", "other.example"])
+        .expect(1, "tls: certificate not valid for name \"other.example\"");
+    with_env(
+        &[("HEALTHPROBE_TLS", "1"), ("HEALTHPROBE_TLS_NO_VERIFY", "1")],
+        &["tcp", &addr],
+    )
+    .expect(0, "TLS handshake completed");
+    with_env(
+        &[("HEALTHPROBE_TLS", "1"), ("HEALTHPROBE_TLS_NO_VERIFY", "0")],
+        &["tcp", &addr],
+    )
+    .expect(1, "tls: certificate signed by an unknown authority");
+}
