@@ -103,6 +103,10 @@ pub fn finish_from_watchdog(outcome: &Outcome, output: &Output, until: Instant) 
     }
 }
 
+/// How much of a `--log-to` path a warning shows: enough to recognise it, little enough that
+/// the reason after it is never cut away.
+const LOG_PATH_SHOWN: usize = 200;
+
 /// Room kept after the `--log-to` copy for writing the line itself.
 const LINE_ROOM: Duration = Duration::from_millis(10);
 
@@ -147,7 +151,9 @@ fn emit(outcome: &Outcome, output: &Output, line: String, exit: Exit, until: Ins
         if !healthy || output.log_healthy {
             let log_until = until.checked_sub(LINE_ROOM).unwrap_or(until);
             if let Err(warning) = log_to::append(path, &line, log_until) {
-                let warning = format!("--log-to {}: {warning}", path.display());
+                // The path is cut, not the reason: a long path must not hide why it failed.
+                let shown = cap(&path.display().to_string(), LOG_PATH_SHOWN);
+                let warning = format!("--log-to {shown}: {warning}");
                 line = render(outcome, output, Some(&warning)).0;
             }
         }
@@ -212,7 +218,9 @@ pub fn render(outcome: &Outcome, output: &Output, warning: Option<&str>) -> (Str
         OutputFormat::Text => {
             let mut line = text_line(outcome);
             if let Some(w) = warning {
-                let w = cap(&clean(w), 512);
+                // Room for a cut path even when every byte of it is a control character
+                // (shown as 4), and the reason after it.
+                let w = cap(&clean(w), 4 * LOG_PATH_SHOWN + 128);
                 line = format!("{}; {w}", cap(&line, MAX_LINE - 3 - w.len()));
             }
             line

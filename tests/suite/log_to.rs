@@ -237,7 +237,7 @@ fn a_path_with_an_escape_and_a_newline_is_shown_escaped_in_the_one_line() {
 }
 
 #[test]
-fn a_very_long_path_keeps_the_line_within_4096_bytes_and_the_verdict_first() {
+fn a_very_long_path_is_cut_keeping_the_verdict_first_and_the_reason_last() {
     let dir = TempDir::new("logto-long");
     // About 3000 bytes of directory components that do not exist (each within NAME_MAX).
     let mut path = dir.0.clone();
@@ -249,7 +249,12 @@ fn a_very_long_path_keeps_the_line_within_4096_bytes_and_the_verdict_first() {
     assert!(path.len() > 3000, "{} bytes", path.len());
     let (line, v) = folded(path);
     assert!(line.len() < path.len(), "the path is cut: {line}");
-    assert!(line.ends_with("[cut]"), "{line}");
+    // The path is cut, not the reason after it.
+    assert!(line.ends_with("...[cut]: cannot open: not found"), "{line}");
     let warning = v["log_to_error"].as_str().unwrap();
     assert!(warning.len() < path.len(), "the path is cut: {warning}");
+    assert!(
+        warning.ends_with("...[cut]: cannot open: not found"),
+        "{warning}"
+    );
 }
