@@ -33,7 +33,7 @@ impl HostPort {
         if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) {
             return Ok(HostPort {
                 host: "127.0.0.1".into(),
-                port: parse_port(text)?,
+                port: parse_port(text).map_err(|e| format!("\"{text}\": {e}"))?,
             });
         }
         if text.contains("://") {
@@ -64,7 +64,7 @@ impl HostPort {
         check_host(text, host)?;
         Ok(HostPort {
             host: host.to_string(),
-            port: parse_port(port)?,
+            port: parse_port(port).map_err(|e| format!("\"{text}\": {e}"))?,
         })
     }
 }

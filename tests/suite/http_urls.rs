@@ -81,7 +81,7 @@ fn a_port_present_but_not_1_to_65535_is_misconfigured_naming_it() {
         let server = Server::start(|_| {}).must_not_be_reached();
         healthprobe(&["tcp", &server.hostport(), "--and", probe, "127.0.0.1:0"]).expect(
             64,
-            &format!("misconfigured: check 2 ({probe}): {probe} address invalid port \"0\""),
+            &format!("misconfigured: check 2 ({probe}): {probe} address \"127.0.0.1:0\": invalid port \"0\""),
         );
     }
 }

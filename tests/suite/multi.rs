@@ -208,7 +208,7 @@ fn a_misconfigured_third_check_stops_the_call_before_any_io() {
     ]);
     run.expect(
         64,
-        "misconfigured: check 3 (tcp): tcp address invalid port \"99999\"",
+        "misconfigured: check 3 (tcp): tcp address \"db:99999\": invalid port \"99999\"",
     );
     let run = healthprobe(&[
         "--format",
