@@ -419,46 +419,32 @@ pub struct Certs {
     pub client_key: PathBuf,
 }
 
-/// Makes [`Certs`] in `dir` with the openssl command line tool.
-pub fn make_certs(dir: &TempDir) -> Certs {
-    let openssl = |args: &[&str]| {
-        let status = Command::new("openssl")
-            .current_dir(&dir.0)
-            .args(args)
-            .stderr(Stdio::null())
-            .stdout(Stdio::null())
-            .status()
-            .expect("openssl is needed to make test certificates");
-        assert!(status.success(), "openssl {args:?} failed");
-    };
-    openssl(&[
-        "req",
-        "-x509",
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:P-256",
-        "-nodes",
-        "-days",
-        "2",
-        "-subj",
-        "/CN=healthprobe test CA",
-        "-keyout",
-        "ca.key",
-        "-out",
-        "ca.pem",
-    ]);
-    // A key and a certificate for `name` (subject CN `cn`), signed by the CA, with `ext`.
-    let leaf = |name: &str, cn: &str, ext: &str| {
-        std::fs::write(dir.join(&format!("{name}.ext")), ext).expect("write ext");
-        let (key, csr, pem, extfile) = (
-            format!("{name}.key"),
-            format!("{name}.csr"),
-            format!("{name}.pem"),
-            format!("{name}.ext"),
-        );
-        let subj = format!("/CN={cn}");
-        openssl(&[
+/// Runs the openssl command line tool in `dir`; a failure fails the test.
+fn openssl(dir: &TempDir, args: &[&str]) {
+    let status = Command::new("openssl")
+        .current_dir(&dir.0)
+        .args(args)
+        .stderr(Stdio::null())
+        .stdout(Stdio::null())
+        .status()
+        .expect("openssl is needed to make test certificates");
+    assert!(status.success(), "openssl {args:?} failed");
+}
+
+/// A key and a certificate for `name` (subject CN `cn`, extensions `ext`) signed by the CA
+/// that [`make_certs`] made in `dir`: `dir/NAME.pem` and `dir/NAME.key`, returned in that order.
+pub fn sign_leaf(dir: &TempDir, name: &str, cn: &str, ext: &str) -> (PathBuf, PathBuf) {
+    std::fs::write(dir.join(&format!("{name}.ext")), ext).expect("write ext");
+    let (key, csr, pem, extfile) = (
+        format!("{name}.key"),
+        format!("{name}.csr"),
+        format!("{name}.pem"),
+        format!("{name}.ext"),
+    );
+    let subj = format!("/CN={cn}");
+    openssl(
+        dir,
+        &[
             "req",
             "-newkey",
             "ec",
@@ -471,8 +457,11 @@ pub fn make_certs(dir: &TempDir) -> Certs {
             &key,
             "-out",
             &csr,
-        ]);
-        openssl(&[
+        ],
+    );
+    openssl(
+        dir,
+        &[
             "x509",
             "-req",
             "-in",
@@ -488,7 +477,35 @@ pub fn make_certs(dir: &TempDir) -> Certs {
             &extfile,
             "-out",
             &pem,
-        ]);
+        ],
+    );
+    (dir.join(&pem), dir.join(&key))
+}
+
+/// Makes [`Certs`] in `dir` with the openssl command line tool.
+pub fn make_certs(dir: &TempDir) -> Certs {
+    openssl(
+        dir,
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=healthprobe test CA",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.pem",
+        ],
+    );
+    let leaf = |name: &str, cn: &str, ext: &str| {
+        sign_leaf(dir, name, cn, ext);
     };
     leaf(
         "server",
@@ -507,6 +524,13 @@ pub fn make_certs(dir: &TempDir) -> Certs {
         client_cert: dir.join("client.pem"),
         client_key: dir.join("client.key"),
     }
+}
+
+/// Runs healthprobe with `args` and the variables `env` added to this process's environment.
+pub fn healthprobe_env(env: &[(&str, &str)], args: &[&str]) -> Run {
+    let mut cmd = Command::new(bin());
+    cmd.envs(env.iter().copied()).args(args);
+    run_with(&mut cmd)
 }
 
 /// Runs healthprobe with `args` and returns the run and its peak RSS in KiB, measured by

@@ -119,13 +119,6 @@ fn fifos_and_dev_zero_stay_bounded_by_the_deadline() {
         .expect(1, "within the first 64 KiB");
 }
 
-/// healthprobe with `env` set.
-fn with_env(env: &[(&str, &str)], args: &[&str]) -> crate::common::Run {
-    let mut cmd = std::process::Command::new(crate::common::bin());
-    cmd.envs(env.iter().copied()).args(args);
-    crate::common::run_with(&mut cmd)
-}
-
 #[test]
 fn every_file_flag_can_come_from_the_environment_and_the_command_line_wins() {
     let dir = TempDir::new("file-env");
@@ -142,9 +135,11 @@ fn every_file_flag_can_come_from_the_environment_and_the_command_line_wins() {
         .set_times(FileTimes::new().set_modified(old))
         .unwrap();
     // HEALTHPROBE_PATH stands for the argument; the argument wins over it.
-    with_env(&[("HEALTHPROBE_PATH", p)], &["file"]).expect(0, "exists");
-    with_env(&[("HEALTHPROBE_PATH", missing)], &["file"]).expect(1, "does not exist");
-    with_env(&[("HEALTHPROBE_PATH", missing)], &["file", p]).expect(0, "exists");
+    crate::common::healthprobe_env(&[("HEALTHPROBE_PATH", p)], &["file"]).expect(0, "exists");
+    crate::common::healthprobe_env(&[("HEALTHPROBE_PATH", missing)], &["file"])
+        .expect(1, "does not exist");
+    crate::common::healthprobe_env(&[("HEALTHPROBE_PATH", missing)], &["file", p])
+        .expect(0, "exists");
     // Each check's variable makes the verdict unhealthy; its flag, given too, wins (and the
     // verdict is the flag's).
     let cases = [
@@ -171,7 +166,8 @@ fn every_file_flag_can_come_from_the_environment_and_the_command_line_wins() {
         ),
     ];
     for (var, value, unhealthy, [flag, wins], healthy) in cases {
-        with_env(&[(var, value)], &["file", p]).expect(1, unhealthy);
-        with_env(&[(var, value)], &["file", p, flag, wins]).expect(0, healthy);
+        crate::common::healthprobe_env(&[(var, value)], &["file", p]).expect(1, unhealthy);
+        crate::common::healthprobe_env(&[(var, value)], &["file", p, flag, wins])
+            .expect(0, healthy);
     }
 }

@@ -168,13 +168,6 @@ fn tls_asks_with_an_sslrequest_first() {
     healthprobe(&["postgres", "/run/x.sock", "--tls"]).expect(64, "--tls needs a TCP address");
 }
 
-/// healthprobe with `env` set.
-fn with_env(env: &[(&str, &str)], args: &[&str]) -> Run {
-    let mut cmd = Command::new(crate::common::bin());
-    cmd.envs(env.iter().copied()).args(args);
-    run_with(&mut cmd)
-}
-
 /// A fake PostgreSQL that reads the StartupMessage, answers AuthenticationOk and reports the
 /// message's parameters (name, value) once the client has closed.
 fn recording_postgres() -> (
@@ -214,14 +207,15 @@ fn every_postgres_flag_can_come_from_the_environment_and_the_command_line_wins()
     let addr = scram.hostport();
     let closed = format!("127.0.0.1:{}", closed_port());
     // HEALTHPROBE_ADDR stands for the argument; the argument wins over it.
-    with_env(&[("HEALTHPROBE_ADDR", &addr)], &["postgres"])
+    crate::common::healthprobe_env(&[("HEALTHPROBE_ADDR", &addr)], &["postgres"])
         .expect(0, "accepting connections (asks for SCRAM-SHA-256)");
-    with_env(&[("HEALTHPROBE_ADDR", &closed)], &["postgres", &addr])
+    crate::common::healthprobe_env(&[("HEALTHPROBE_ADDR", &closed)], &["postgres", &addr])
         .expect(0, "accepting connections (asks for SCRAM-SHA-256)");
     // HEALTHPROBE_USER: the md5 role is asked for md5; --user wins.
     let md5 = [("HEALTHPROBE_USER", servers::PG_MD5_USER)];
-    with_env(&md5, &["postgres", &addr]).expect(0, "accepting connections (asks for md5)");
-    with_env(&md5, &["postgres", &addr, "--user", "postgres"])
+    crate::common::healthprobe_env(&md5, &["postgres", &addr])
+        .expect(0, "accepting connections (asks for md5)");
+    crate::common::healthprobe_env(&md5, &["postgres", &addr, "--user", "postgres"])
         .expect(0, "accepting connections (asks for SCRAM-SHA-256)");
     // HEALTHPROBE_DATABASE goes into the StartupMessage; --database wins; without either the
     // database is the user's name, the variable's user included.
@@ -234,12 +228,13 @@ fn every_postgres_flag_can_come_from_the_environment_and_the_command_line_wins()
         ]
     };
     let db = [("HEALTHPROBE_DATABASE", "envdb")];
-    with_env(&db, &["postgres", &fake.hostport()]).expect(0, "accepting connections");
+    crate::common::healthprobe_env(&db, &["postgres", &fake.hostport()])
+        .expect(0, "accepting connections");
     assert_eq!(startup.recv_timeout(wait), Ok(pairs("postgres", "envdb")));
-    with_env(&db, &["postgres", &fake.hostport(), "--database", "clidb"])
+    crate::common::healthprobe_env(&db, &["postgres", &fake.hostport(), "--database", "clidb"])
         .expect(0, "accepting connections");
     assert_eq!(startup.recv_timeout(wait), Ok(pairs("postgres", "clidb")));
-    with_env(
+    crate::common::healthprobe_env(
         &[("HEALTHPROBE_USER", "alice")],
         &["postgres", &fake.hostport()],
     )
@@ -247,11 +242,11 @@ fn every_postgres_flag_can_come_from_the_environment_and_the_command_line_wins()
     assert_eq!(startup.recv_timeout(wait), Ok(pairs("alice", "alice")));
     // HEALTHPROBE_TLS=1 asks a server with TLS off; =0 does not.
     let trust = servers::pg_trust().hostport();
-    with_env(&[("HEALTHPROBE_TLS", "1")], &["postgres", &trust]).expect(
+    crate::common::healthprobe_env(&[("HEALTHPROBE_TLS", "1")], &["postgres", &trust]).expect(
         1,
         "the server does not accept TLS (it answered N to the SSLRequest)",
     );
-    with_env(&[("HEALTHPROBE_TLS", "0")], &["postgres", &trust])
+    crate::common::healthprobe_env(&[("HEALTHPROBE_TLS", "0")], &["postgres", &trust])
         .expect(0, "accepting connections (no password needed)");
 }
 

@@ -166,13 +166,6 @@ fn tls_is_spoken_when_asked() {
         .expect(64, "--tls-* flags given without --tls");
 }
 
-/// healthprobe with `env` set.
-fn with_env(env: &[(&str, &str)], args: &[&str]) -> crate::common::Run {
-    let mut cmd = Command::new(crate::common::bin());
-    cmd.envs(env.iter().copied()).args(args);
-    run_with(&mut cmd)
-}
-
 #[test]
 fn every_redis_flag_can_come_from_the_environment_and_the_command_line_wins() {
     let redis = servers::redis_password();
@@ -181,22 +174,22 @@ fn every_redis_flag_can_come_from_the_environment_and_the_command_line_wins() {
     let good = ("GOOD_PASSWORD", servers::REDIS_PASSWORD);
     let bad = ("BAD_PASSWORD", "wrong-password");
     // HEALTHPROBE_ADDR stands for the argument; the argument wins over it.
-    with_env(&[("HEALTHPROBE_ADDR", &addr)], &["redis"])
+    crate::common::healthprobe_env(&[("HEALTHPROBE_ADDR", &addr)], &["redis"])
         .expect(0, "up; authentication required (NOAUTH)");
-    with_env(&[("HEALTHPROBE_ADDR", &closed)], &["redis", &addr])
+    crate::common::healthprobe_env(&[("HEALTHPROBE_ADDR", &closed)], &["redis", &addr])
         .expect(0, "up; authentication required (NOAUTH)");
     // HEALTHPROBE_PASSWORD_ENV names the variable holding the password; --password-env wins.
-    with_env(
+    crate::common::healthprobe_env(
         &[good, ("HEALTHPROBE_PASSWORD_ENV", "GOOD_PASSWORD")],
         &["redis", &addr],
     )
     .expect(0, "PONG");
-    with_env(
+    crate::common::healthprobe_env(
         &[bad, ("HEALTHPROBE_PASSWORD_ENV", "BAD_PASSWORD")],
         &["redis", &addr],
     )
     .expect(1, "AUTH refused: WRONGPASS");
-    with_env(
+    crate::common::healthprobe_env(
         &[good, bad, ("HEALTHPROBE_PASSWORD_ENV", "BAD_PASSWORD")],
         &["redis", &addr, "--password-env", "GOOD_PASSWORD"],
     )
@@ -205,10 +198,10 @@ fn every_redis_flag_can_come_from_the_environment_and_the_command_line_wins() {
     let acl = servers::redis_acl().hostport();
     let password = ("ACL_PASSWORD", servers::REDIS_ACL_PASSWORD);
     let args = ["redis", &acl, "--password-env", "ACL_PASSWORD"];
-    with_env(&[password], &args).expect(1, "AUTH refused: WRONGPASS");
+    crate::common::healthprobe_env(&[password], &args).expect(1, "AUTH refused: WRONGPASS");
     let user = ("HEALTHPROBE_USER", servers::REDIS_ACL_USER);
-    with_env(&[password, user], &args).expect(0, "PONG");
-    with_env(
+    crate::common::healthprobe_env(&[password, user], &args).expect(0, "PONG");
+    crate::common::healthprobe_env(
         &[password, user],
         &[&args[..], &["--user", "default"]].concat(),
     )
@@ -245,19 +238,19 @@ fn tls_server_name_and_no_verify_choose_what_is_verified() {
         ("HEALTHPROBE_TLS_CA_CERT", ca.as_str()),
         ("HEALTHPROBE_TLS_SERVER_NAME", "cache.example"),
     ];
-    with_env(&env, &["redis", &tls_addr])
+    crate::common::healthprobe_env(&env, &["redis", &tls_addr])
         .expect(1, "tls: certificate not valid for name \"cache.example\"");
-    with_env(
+    crate::common::healthprobe_env(
         &env,
         &["redis", &tls_addr, "--tls-server-name", "localhost"],
     )
     .expect(0, "PONG");
-    with_env(
+    crate::common::healthprobe_env(
         &[("HEALTHPROBE_TLS", "1"), ("HEALTHPROBE_TLS_NO_VERIFY", "1")],
         &["redis", &tls_addr],
     )
     .expect(0, "PONG");
-    with_env(
+    crate::common::healthprobe_env(
         &[("HEALTHPROBE_TLS", "0")],
         &["--timeout", "1s", "redis", &tls_addr],
     )
@@ -334,7 +327,7 @@ fn the_probe_sends_quit_after_ping_and_ends_with_a_fin() {
     }
     // With credentials, AUTH goes first, in the same write.
     let (fake, received) = recording_redis(true);
-    with_env(
+    crate::common::healthprobe_env(
         &[("FAKE_PASSWORD", "pw")],
         &[
             "redis",

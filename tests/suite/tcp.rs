@@ -266,25 +266,18 @@ fn echo_server() -> crate::common::Server {
     })
 }
 
-/// healthprobe with `env` set (and nothing else added to its environment).
-fn with_env(env: &[(&str, &str)], args: &[&str]) -> crate::common::Run {
-    let mut cmd = std::process::Command::new(crate::common::bin());
-    cmd.envs(env.iter().copied()).args(args);
-    crate::common::run_with(&mut cmd)
-}
-
 #[test]
 fn every_tcp_flag_can_come_from_the_environment_and_the_command_line_wins() {
     let echo = echo_server();
     let addr = echo.hostport();
     // HEALTHPROBE_EXPECT alone waits for an answer that an echo server never sends unasked.
-    with_env(
+    crate::common::healthprobe_env(
         &[("HEALTHPROBE_ADDR", &addr), ("HEALTHPROBE_EXPECT", "hello")],
         &["--timeout", "300ms", "tcp"],
     )
     .expect(1, "timed out after 300ms (read)");
     // HEALTHPROBE_SEND (escapes and all) makes it answer.
-    with_env(
+    crate::common::healthprobe_env(
         &[
             ("HEALTHPROBE_ADDR", &addr),
             ("HEALTHPROBE_SEND", "hello\\n"),
@@ -305,72 +298,35 @@ fn every_tcp_flag_can_come_from_the_environment_and_the_command_line_wins() {
         ("HEALTHPROBE_EXPECT", "nothere".to_string()),
     ];
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    with_env(&env, &["tcp", &addr, "--send", "bye", "--expect", "bye"])
+    crate::common::healthprobe_env(&env, &["tcp", &addr, "--send", "bye", "--expect", "bye"])
         .expect(0, &format!("connected to {addr}, answer contains \"bye\""));
-    with_env(&env, &["tcp", &addr, "--expect", "hello"]).expect(
+    crate::common::healthprobe_env(&env, &["tcp", &addr, "--expect", "hello"]).expect(
         0,
         &format!("connected to {addr}, answer contains \"hello\""),
     );
     // HEALTHPROBE_TLS=1 asks a plain server for TLS; =0 does not.
     let silent = silent_server();
     let plain = silent.hostport();
-    with_env(
+    crate::common::healthprobe_env(
         &[("HEALTHPROBE_TLS", "1")],
         &["--timeout", "300ms", "tcp", &plain],
     )
     .expect(1, "(tls)");
-    with_env(&[("HEALTHPROBE_TLS", "0")], &["tcp", &plain]).expect(0, "connected to");
+    crate::common::healthprobe_env(&[("HEALTHPROBE_TLS", "0")], &["tcp", &plain])
+        .expect(0, "connected to");
 }
 
 /// A certificate for `db.internal` only (not 127.0.0.1), signed by the CA of
 /// [`crate::common::make_certs`] in `dir`: (certificate, key).
 fn cert_for_another_name(dir: &crate::common::TempDir) -> (String, String) {
-    let openssl = |args: &[&str]| {
-        let out = std::process::Command::new("openssl")
-            .current_dir(&dir.0)
-            .args(args)
-            .output()
-            .expect("openssl is needed to make test certificates");
-        assert!(out.status.success(), "openssl {args:?}: {out:?}");
-    };
-    std::fs::write(
-        dir.join("db.ext"),
+    let (cert, key) = crate::common::sign_leaf(
+        dir,
+        "db",
+        "db.internal",
         "basicConstraints=CA:FALSE\nsubjectAltName=DNS:db.internal\nextendedKeyUsage=serverAuth\n",
-    )
-    .unwrap();
-    openssl(&[
-        "req",
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:P-256",
-        "-nodes",
-        "-subj",
-        "/CN=db.internal",
-        "-keyout",
-        "db.key",
-        "-out",
-        "db.csr",
-    ]);
-    openssl(&[
-        "x509",
-        "-req",
-        "-in",
-        "db.csr",
-        "-CA",
-        "ca.pem",
-        "-CAkey",
-        "ca.key",
-        "-CAcreateserial",
-        "-days",
-        "2",
-        "-extfile",
-        "db.ext",
-        "-out",
-        "db.pem",
-    ]);
-    let path = |name: &str| dir.join(name).to_str().unwrap().to_string();
-    (path("db.pem"), path("db.key"))
+    );
+    let path = |p: std::path::PathBuf| p.to_str().unwrap().to_string();
+    (path(cert), path(key))
 }
 
 #[test]
@@ -422,15 +378,15 @@ fn tls_server_name_and_no_verify_reach_a_server_certified_for_another_name() {
         ("HEALTHPROBE_TLS_CA_CERT", ca.as_str()),
         ("HEALTHPROBE_TLS_SERVER_NAME", "db.internal"),
     ];
-    with_env(&env, &["tcp", &addr]).expect(0, "TLS handshake completed");
-    with_env(&env, &["tcp", &addr, "--tls-server-name", "other.example"])
+    crate::common::healthprobe_env(&env, &["tcp", &addr]).expect(0, "TLS handshake completed");
+    crate::common::healthprobe_env(&env, &["tcp", &addr, "--tls-server-name", "other.example"])
         .expect(1, "tls: certificate not valid for name \"other.example\"");
-    with_env(
+    crate::common::healthprobe_env(
         &[("HEALTHPROBE_TLS", "1"), ("HEALTHPROBE_TLS_NO_VERIFY", "1")],
         &["tcp", &addr],
     )
     .expect(0, "TLS handshake completed");
-    with_env(
+    crate::common::healthprobe_env(
         &[("HEALTHPROBE_TLS", "1"), ("HEALTHPROBE_TLS_NO_VERIFY", "0")],
         &["tcp", &addr],
     )
