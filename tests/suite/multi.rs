@@ -232,6 +232,58 @@ fn a_misconfigured_third_check_stops_the_call_before_any_io() {
 }
 
 #[test]
+fn sixteen_checks_fit_in_one_call_and_a_seventeenth_is_refused_before_any_io() {
+    let server = silent_server().must_not_be_reached();
+    let calls = |n: usize, extra: &[&str]| {
+        let addr = server.hostport();
+        let mut args: Vec<&str> = extra.to_vec();
+        for i in 0..n {
+            if i > 0 {
+                args.push("--and");
+            }
+            // The last one would connect; it must never be started when the call is refused.
+            args.extend(if i + 1 == n {
+                ["tcp", addr.as_str()]
+            } else {
+                ["file", "/"]
+            });
+        }
+        healthprobe(&args)
+    };
+    let run = calls(17, &[]);
+    run.expect(
+        64,
+        "misconfigured: 17 checks given; at most 16 fit in one call",
+    );
+    assert!(run.stdout.is_empty(), "{run:#?}");
+    let run = calls(17, &["--format", "json"]);
+    assert_eq!(run.code, 64, "{run:#?}");
+    let v: Value = serde_json::from_str(run.stderr.trim_end()).expect("JSON");
+    assert_eq!(v["status"], "misconfigured", "{v}");
+    assert_eq!(
+        v["reason"], "17 checks given; at most 16 fit in one call",
+        "{v}"
+    );
+    // Sixteen is within the limit, and each is named.
+    let mute = silent_server();
+    let addr = mute.hostport();
+    let mut args = vec![];
+    for i in 0..16 {
+        if i > 0 {
+            args.push("--and");
+        }
+        args.extend(if i == 15 {
+            ["tcp", addr.as_str()]
+        } else {
+            ["file", "/"]
+        });
+    }
+    let run = healthprobe(&args);
+    run.expect(0, "healthy: 16 checks in ");
+    assert_eq!(run.stdout.matches("file /: exists").count(), 15, "{run:#?}");
+}
+
+#[test]
 fn json_gives_one_object_per_check_in_command_line_order() {
     let http = http_server(200, "ok");
     let port = closed_port();
