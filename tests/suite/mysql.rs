@@ -80,11 +80,7 @@ fn the_address_can_come_from_the_environment_and_the_command_line_wins() {
     let db = servers::mariadb_healthy().hostport();
     let closed = format!("127.0.0.1:{}", closed_port());
     let with_addr = |addr: &str, args: &[&str]| {
-        crate::common::run_with(
-            std::process::Command::new(crate::common::bin())
-                .env("HEALTHPROBE_ADDR", addr)
-                .args(args),
-        )
+        crate::common::healthprobe_env(&[("HEALTHPROBE_ADDR", addr)], args)
     };
     with_addr(&db, &["mysql"]).expect(0, "up, ");
     with_addr(&closed, &["mysql"]).expect(1, "connect: connection refused");
