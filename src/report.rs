@@ -110,12 +110,20 @@ const LOG_PATH_SHOWN: usize = 200;
 /// Room kept after the `--log-to` copy for writing the line itself.
 const LINE_ROOM: Duration = Duration::from_millis(10);
 
-/// Takes the guard for good before `wait` execs its command: from then on the watchdog stands
-/// aside. False if the watchdog has already reported (the process is ending).
-pub fn hand_over() -> bool {
-    REPORTED
+/// Takes the guard for good before `wait` execs its command, then writes the healthy
+/// outcome as [`finish`] would (verbose lines, `--log-to` copy, the line) by `until`: from then
+/// on the watchdog stands aside. False, with nothing written, if the watchdog has already
+/// reported (the process is ending).
+pub fn hand_over(outcome: &Outcome, output: &Output, until: Instant) -> bool {
+    if REPORTED
         .compare_exchange(0, HANDED_OVER, Ordering::SeqCst, Ordering::SeqCst)
-        .is_ok()
+        .is_err()
+    {
+        return false;
+    }
+    let (line, exit) = render(outcome, output, None);
+    emit(outcome, output, line, exit, until);
+    true
 }
 
 /// Gives the guard back after a failed exec (see [`hand_over`]), so the failure can be

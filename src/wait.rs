@@ -199,16 +199,7 @@ fn become_command(
     command: &exec::Resolved,
     until: Instant,
 ) -> Exit {
-    let (line, _) = report::render(outcome, output, None);
-    if !output.quiet {
-        report::write_bounded(1, format!("{line}\n").as_bytes(), until);
-    }
-    if let Some(path) = output.log_to.as_deref() {
-        if output.log_healthy {
-            let _ = crate::log_to::append(path, &line, until);
-        }
-    }
-    if !report::hand_over() {
+    if !report::hand_over(outcome, output, until) {
         // The watchdog has reported (SIGTERM or --within): the process is ending.
         loop {
             std::thread::park();

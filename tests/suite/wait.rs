@@ -322,6 +322,58 @@ fn json_adds_attempts_and_waited_ms_and_log_to_gets_the_final_line() {
 }
 
 #[test]
+fn before_the_command_is_execd_the_healthy_report_is_whole_verbose_lines_and_log_warning_included()
+{
+    // The line before the exec is the same report a wait without a command gives: --verbose's
+    // timing line on stderr, and a --log-to that cannot be written folded into the line.
+    let dir = TempDir::new("wait-exec-report");
+    let beat = dir.join("beat");
+    std::fs::write(&beat, "ok").unwrap();
+    let beat = beat.to_str().unwrap();
+    let app = static_program("showself");
+    let out = dir.join("showself.out");
+    let exec = |args: &[&str]| {
+        run_with(
+            Command::new(bin())
+                .arg("wait")
+                .args(args)
+                .args(["file", beat, "--"])
+                .arg(&app)
+                .env("SHOWSELF_OUT", &out)
+                .env("SHOWSELF_EXIT", "5"),
+        )
+    };
+    let run = exec(&["-v"]);
+    assert_eq!(run.code, 5, "the command ran: {run:#?}");
+    assert!(
+        run.stdout.starts_with(&format!("healthy: {beat}: exists")),
+        "{run:#?}"
+    );
+    let verbose: Vec<&str> = run.stderr.lines().collect();
+    assert!(
+        verbose.len() == 1
+            && verbose[0].starts_with("healthprobe: start ")
+            && verbose[0].contains(", total "),
+        "one timing line, as without a command: {run:#?}"
+    );
+    let missing = dir.join("no/such/dir/log");
+    let missing = missing.to_str().unwrap();
+    let run = exec(&["--log-to", missing, "--log-healthy"]);
+    assert_eq!(run.code, 5, "the command ran: {run:#?}");
+    let lines: Vec<&str> = run.stdout.lines().collect();
+    assert!(
+        lines.len() == 1 && lines[0].starts_with(&format!("healthy: {beat}: exists in ")),
+        "one line: {run:#?}"
+    );
+    assert!(
+        run.stdout
+            .trim_end()
+            .ends_with(&format!("; --log-to {missing}: cannot open: not found")),
+        "the failed copy is named in the one line: {run:#?}"
+    );
+}
+
+#[test]
 fn the_healthy_json_line_has_attempts_and_waited_ms_and_then_the_command_is_execd() {
     let dir = TempDir::new("wait-json-exec");
     let out = dir.join("showself.out");
