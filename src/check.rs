@@ -125,6 +125,11 @@ impl Round {
             .iter()
             .map(|slot| {
                 let finished = slot.result.lock().ok().and_then(|r| r.clone());
+                // A finished check's timings end when it finished, not when the round is
+                // reported (which may be at the deadline, waiting for a slower one).
+                let end = finished
+                    .as_ref()
+                    .map_or(now, |(_, elapsed)| self.deadline.start() + *elapsed);
                 let (result, elapsed) = finished.unwrap_or_else(|| {
                     let phase = if self.built.load(Ordering::SeqCst) {
                         slot.trace.phase()
@@ -144,7 +149,7 @@ impl Round {
                     target: slot.target.lock().map(|t| t.clone()).unwrap_or_default(),
                     result,
                     elapsed,
-                    timings: verbose.then(|| slot.trace.timings(now)),
+                    timings: verbose.then(|| slot.trace.timings(end)),
                 }
             })
             .collect()

@@ -428,6 +428,50 @@ fn verbose_prints_one_timing_line_per_check() {
 }
 
 #[test]
+fn a_finished_checks_timings_end_when_it_finished_not_at_the_deadline() {
+    // The file check takes well under a millisecond; the mute peer holds the call for its 1 s.
+    let mute = silent_server();
+    let run = healthprobe(&[
+        "-v",
+        "--timeout",
+        "1s",
+        "file",
+        "/",
+        "--and",
+        "http",
+        &format!("http://{}/", mute.hostport()),
+    ]);
+    assert_eq!(run.code, 1, "{run:#?}");
+    let lines: Vec<&str> = run
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("healthprobe: "))
+        .collect();
+    assert_eq!(lines.len(), 2, "{run:#?}");
+    let total = |line: &str| {
+        let text = line.split("total ").nth(1).unwrap_or_default();
+        text.split(',').next().unwrap_or_default().to_string()
+    };
+    let file = total(lines[0]);
+    assert!(
+        lines[0].starts_with("healthprobe: check 1 (file): ")
+            && (file.ends_with("ms") || file.ends_with("µs"))
+            && file
+                .trim_end_matches("ms")
+                .parse::<f64>()
+                .is_ok_and(|ms| ms < 500.0),
+        "the file check's own time, not the call's: {}",
+        lines[0]
+    );
+    assert_eq!(
+        total(lines[1]),
+        "1.0s",
+        "the mute one ran to the deadline: {}",
+        lines[1]
+    );
+}
+
+#[test]
 fn log_to_gets_the_one_line() {
     let dir = TempDir::new("multi-log");
     let log = dir.join("log");
