@@ -204,8 +204,8 @@ pub fn run(checks: Vec<ProbeArgs>, deadline: Deadline, output: &Output) -> Exit 
 }
 
 /// Fail closed: without the watchdog, name resolution has no bound and SIGTERM stays
-/// blocked, so no check runs.
-fn no_watchdog(round: &Round, e: &std::io::Error) -> Outcome {
+/// blocked, so no check runs (in `wait` either).
+pub(crate) fn no_watchdog(round: &Round, e: &std::io::Error) -> Outcome {
     let reason = format!(
         "not run: cannot start the deadline watchdog ({}); without it --timeout cannot be enforced",
         crate::text::io_reason(e)

@@ -89,12 +89,8 @@ pub fn run(
         report::finish_from_watchdog(&outcome, &dog_output, Instant::now() + 2 * GRACE);
     };
     if let Err(e) = watchdog::start(until, fire) {
-        let reason = format!(
-            "cannot start the deadline watchdog ({}); without it --within cannot be enforced",
-            crate::text::io_reason(&e)
-        );
-        let problem = crate::verdict::Misconfig(reason);
-        return report::finish(&Outcome::misconfigured(problem), output, start + timeout);
+        let outcome = crate::check::no_watchdog(&Round::new(named.clone(), within), &e);
+        return report::finish(&outcome, output, start + timeout);
     }
     let mut probes = Vec::with_capacity(checks.len());
     for (i, args) in checks.into_iter().enumerate() {

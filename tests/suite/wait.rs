@@ -374,6 +374,43 @@ fn before_the_command_is_execd_the_healthy_report_is_whole_verbose_lines_and_log
 }
 
 #[test]
+fn without_a_watchdog_thread_no_attempt_is_made() {
+    if !is_root() {
+        eprintln!("skipped: switching to an unprivileged user needs root (CI runs as root)");
+        return;
+    }
+    // As in check mode (contract.rs): an unprivileged user allowed one process cannot create
+    // the watchdog thread, and without it --within cannot be kept. That is a failure to run
+    // (1), not a usage error (64), and the command is never started.
+    let dir = TempDir::new("wait-nproc");
+    let copy = dir.join("healthprobe");
+    crate::common::copy_executable(bin(), &copy);
+    let _ = Command::new("chmod").args(["755"]).arg(&dir.0).status();
+    let started = Instant::now();
+    let run = run_with(
+        Command::new("setpriv")
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+            .args(["prlimit", "--nproc=1:1", "--"])
+            .arg(&copy)
+            .args([
+                "wait",
+                "--within",
+                "1s",
+                "http",
+                "http://unresolvable.invalid./",
+            ])
+            .args(["--", "/bin/echo", "started"]),
+    );
+    run.expect(1, "not run: cannot start the deadline watchdog");
+    assert!(!run.stdout.contains("started"), "{run:#?}");
+    assert!(
+        started.elapsed() < Duration::from_millis(1100),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[test]
 fn the_healthy_json_line_has_attempts_and_waited_ms_and_then_the_command_is_execd() {
     let dir = TempDir::new("wait-json-exec");
     let out = dir.join("showself.out");
