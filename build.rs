@@ -3,10 +3,8 @@
 //! shell have no `file` to ask, and an amd64 binary in an arm64 image fails only at run time
 //! with "exec format error".
 //!
-//! Emits two compile-time variables:
-//! - `HEALTHPROBE_VERSION_LINE`: `healthprobe <version> (<target>, commit <hash>)`, the whole line;
-//! - `HEALTHPROBE_VERSION`: the same without the leading name, for clap's `version`
-//!   attribute (clap prints `<name> <version>` itself).
+//! Emits one compile-time variable, `HEALTHPROBE_VERSION_LINE`:
+//! `healthprobe <version> (<target>, commit <hash>)`, the whole line (native and compat mode).
 //!
 //! The commit is the first 12 hex digits of HEAD (a fixed length, so every clone of the same
 //! commit prints the same line and release builds stay byte-identical), or, in a packaged
@@ -28,9 +26,9 @@ fn main() {
     let commit = git_commit(&manifest_dir)
         .or_else(|| packaged_commit(&manifest_dir))
         .unwrap_or_else(|| "unknown".to_string());
-    let version = format!("{version} ({target}, commit {commit})");
-    println!("cargo:rustc-env=HEALTHPROBE_VERSION={version}");
-    println!("cargo:rustc-env=HEALTHPROBE_VERSION_LINE=healthprobe {version}");
+    println!(
+        "cargo:rustc-env=HEALTHPROBE_VERSION_LINE=healthprobe {version} ({target}, commit {commit})"
+    );
 }
 
 /// Runs git in `dir`; its trimmed stdout when it succeeded.

@@ -242,10 +242,14 @@ pub fn parse(args: &[String]) -> Parsed {
         }
     }
     if options.version {
-        return Parsed::Print(format!(
-            "healthprobe {} (grpc-health-probe compatible)\n",
-            env!("CARGO_PKG_VERSION")
-        ));
+        // The same line as native --version (target and commit: which binary this is).
+        return Parsed::Print(
+            concat!(
+                env!("HEALTHPROBE_VERSION_LINE"),
+                " (grpc-health-probe compatible)\n"
+            )
+            .to_string(),
+        );
     }
     options.into_run()
 }

@@ -297,7 +297,7 @@ fn probe_help(spec: &'static Spec, path: &str, with_wait: bool) -> String {
 
 /// `--version`.
 fn version() -> String {
-    format!("healthprobe {}\n", env!("HEALTHPROBE_VERSION"))
+    concat!(env!("HEALTHPROBE_VERSION_LINE"), "\n").to_string()
 }
 
 /// A parser's outcome under the contract: help and version printed, an error as one line

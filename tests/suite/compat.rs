@@ -477,10 +477,17 @@ fn help_exits_1_on_stderr_and_version_0_on_stdout() {
     }
     let run = grpc_health_probe(&["-version"]);
     assert_eq!(run.code, 0, "{run:#?}");
-    assert!(
-        run.stdout.contains("grpc-health-probe compatible"),
+    // The native --version line (version, target, commit), marked as compat mode.
+    let native = crate::common::healthprobe(&["--version"]);
+    assert_eq!(
+        run.stdout,
+        format!(
+            "{} (grpc-health-probe compatible)\n",
+            native.stdout.trim_end()
+        ),
         "{run:#?}"
     );
+    assert!(native.stdout.contains(", commit "), "{native:#?}");
 }
 
 #[test]
