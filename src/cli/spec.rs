@@ -528,8 +528,8 @@ impl Matches {
 /// `1/0`, `true/false`, `yes/no`, `on/off` (any case).
 pub fn boolish(text: &str) -> Option<bool> {
     match text.trim().to_ascii_lowercase().as_str() {
-        "1" | "true" | "yes" | "on" | "y" | "t" => Some(true),
-        "0" | "false" | "no" | "off" | "n" | "f" => Some(false),
+        "1" | "true" | "yes" | "on" => Some(true),
+        "0" | "false" | "no" | "off" => Some(false),
         _ => None,
     }
 }
@@ -642,6 +642,26 @@ fn push_wrapped(out: &mut String, label: &str, text: &str) {
 
 #[cfg(test)]
 mod tests {
+    use super::boolish;
+
+    #[test]
+    fn booleans_are_the_documented_words_and_nothing_else() {
+        for (text, value) in [("1", true), ("TRUE", true), (" yes ", true), ("on", true)] {
+            assert_eq!(boolish(text), Some(value), "{text}");
+        }
+        for (text, value) in [
+            ("0", false),
+            ("False", false),
+            ("no", false),
+            ("OFF", false),
+        ] {
+            assert_eq!(boolish(text), Some(value), "{text}");
+        }
+        for text in ["y", "t", "n", "f", "maybe", "", "2"] {
+            assert_eq!(boolish(text), None, "{text:?}");
+        }
+    }
+
     use super::*;
 
     static FLAGS: [Flag; 4] = [
