@@ -363,7 +363,7 @@ mariadb --no-defaults --socket="$work/my/sock" -u root -e "CREATE USER 'nopass'@
 printf 'heartbeat: ready\n' >"$work/heartbeat"
 
 # Every measured command runs in the environment Docker gives a container (PATH, HOSTNAME,
-# HOME), not this shell's: clap's `env` support looks each flag's variable up, and getenv
+# HOME), not this shell's: the parser looks each flag's variable up, and getenv
 # scans the whole environment, so a developer's 100 variables would cost instructions that
 # no health check pays.
 cenv=(env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOSTNAME=healthprobe-bench HOME="$HOME")

@@ -3,7 +3,7 @@
 //!
 //! Two things make this more than `Command::new`:
 //! - **The signal state.** healthprobe blocks SIGTERM/SIGINT in every thread from the start
-//!   (`deadline::block_signals`), `run` blocks more, and Rust's runtime ignores SIGPIPE. A
+//!   (`signals::prepare_process`, which also ignores SIGPIPE), `run` blocks more. A
 //!   blocked mask and ignored signals survive `fork` and `exec`: an app started that way would
 //!   never hear `docker stop`, and would get EPIPE where it expects SIGPIPE. So the command
 //!   always starts with an empty mask and every disposition at its default.

@@ -62,7 +62,7 @@ enum Stop {
 /// 128+N if a signal N killed it, or 126/127 if it could not be executed.
 ///
 /// Call it from the main thread of a process in which no other thread waits for these
-/// signals (each thread must have them blocked, as `deadline::block_signals` does for
+/// signals (each thread must have them blocked, as `signals::prepare_process` does for
 /// SIGTERM/SIGINT): the mask set here is inherited only by threads created later.
 pub fn run(cmd: &Resolved, stop_delay: Duration, quiet: bool) -> u8 {
     // This mode lives for days: from here on, what is freed is really freed.
