@@ -22,15 +22,16 @@ static GLOBAL_FLAGS: [Flag; 6] = [
         "timeout",
         "DURATION",
         "HEALTHPROBE_TIMEOUT",
-        "Total time budget for the whole run (e.g. 500ms, 3s, 1m); the line is printed and the \
-         process has exited by then",
+        "Time budget of a check run (e.g. 500ms, 3s, 1m): the line is printed and the process \
+         has exited by then; in wait, the budget of each attempt",
     )
     .default("3s")
     .heading(Heading::Global),
     Flag::switch(
         "quiet",
         "HEALTHPROBE_QUIET",
-        "Print nothing when healthy (failures are still printed)",
+        "Print nothing when healthy (failures are still printed); in wait, no progress lines \
+         either",
     )
     .short('q')
     .heading(Heading::Global),
@@ -74,7 +75,8 @@ pub static GLOBALS: Spec = Spec {
     after: "Several checks in one call: PROBE ARGS --and PROBE ARGS ... (all must be healthy).\n\
             With several checks only the global options' variables apply; per-probe variables\n\
             (HEALTHPROBE_URL, HEALTHPROBE_ADDR, ...) are ignored, so none fills every check.\n\
-            Exit codes: 0 healthy, 1 unhealthy, 64 misconfigured.\n\
+            Exit codes: 0 healthy, 1 unhealthy, 64 misconfigured; wait and run: 127/126 when CMD\n\
+            is not found / not executable, else CMD's own status.\n\
             Output: one line, `healthy: ...` on stdout or `unhealthy: ...` / `misconfigured: ...` \
             on stderr.",
     positional: None,
