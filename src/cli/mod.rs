@@ -226,28 +226,32 @@ pub fn fallback(args: &[OsString]) -> Fallback {
     out
 }
 
-/// Global options that take a value (long names without dashes), and flags.
-const GLOBAL_VALUED: [&str; 3] = ["timeout", "log-to", "format"];
-const GLOBAL_FLAGS: [&str; 3] = ["quiet", "log-healthy", "verbose"];
-const GLOBAL_SHORT: [char; 2] = ['q', 'v'];
-/// `wait`'s own options, all with a value.
-const WAIT_VALUED: [&str; 2] = ["within", "every"];
+/// The flags of `specs` (the one table they are declared in, so these lookups cannot drift).
+fn flags_of<'a>(specs: &'a [&'static Spec]) -> impl Iterator<Item = &'static spec::Flag> + 'a {
+    specs
+        .iter()
+        .flat_map(|s| s.flags.iter().flat_map(|group| group.iter()))
+}
 
 /// Whether `arg` is a global option (`--timeout`, `--timeout=3s`, `-qv` ...).
 fn is_global(arg: &str) -> bool {
     if let Some(long) = arg.strip_prefix("--") {
         let name = long.split_once('=').map_or(long, |(n, _)| n);
-        GLOBAL_VALUED.contains(&name) || GLOBAL_FLAGS.contains(&name)
+        flags_of(&[&args::GLOBALS]).any(|f| f.long == name)
     } else if let Some(short) = arg.strip_prefix('-') {
-        !short.is_empty() && short.chars().all(|c| GLOBAL_SHORT.contains(&c))
+        !short.is_empty()
+            && short
+                .chars()
+                .all(|c| flags_of(&[&args::GLOBALS]).any(|f| f.short == Some(c)))
     } else {
         false
     }
 }
 
-/// The index of the first argument at or after `i` that is not an option of `valued` (with
+/// The index of the first argument at or after `i` that is not an option of `specs` (with
 /// its value) or a global flag: where the mode or the first probe is named.
-fn skip_options(args: &[OsString], mut i: usize, valued: &[&str]) -> usize {
+fn skip_options(args: &[OsString], mut i: usize, specs: &[&'static Spec]) -> usize {
+    let valued = |name: &str| flags_of(specs).any(|f| f.long == name && f.value.is_some());
     while let Some(arg) = args.get(i).and_then(|a| a.to_str()) {
         let Some(long) = arg.strip_prefix("--") else {
             if is_global(arg) {
@@ -257,8 +261,8 @@ fn skip_options(args: &[OsString], mut i: usize, valued: &[&str]) -> usize {
             break;
         };
         match long.split_once('=') {
-            Some((name, _)) if valued.contains(&name) => i += 1,
-            None if valued.contains(&long) => i += 2,
+            Some((name, _)) if valued(name) => i += 1,
+            None if valued(long) => i += 2,
             _ if is_global(arg) => i += 1,
             _ => break,
         }
@@ -312,7 +316,7 @@ fn usage(u: Usage, help: impl FnOnce() -> String, see: &str) -> Parsed {
 
 /// Parses `args` (the program name first, `${NAME}` already expanded).
 pub fn parse(args: &[OsString]) -> Parsed {
-    let i = skip_options(args, 1, &GLOBAL_VALUED);
+    let i = skip_options(args, 1, &[&args::GLOBALS]);
     let prefix = &args[1..i];
     let Some(first) = args.get(i) else {
         return match spec::parse(&[&args::GLOBALS], prefix, true) {
@@ -425,8 +429,7 @@ fn parse_wait(args: &[OsString], at: usize) -> Parsed {
             _ => {}
         }
     }
-    let valued: Vec<&str> = GLOBAL_VALUED.iter().chain(&WAIT_VALUED).copied().collect();
-    let j = skip_options(head, at + 1, &valued);
+    let j = skip_options(head, at + 1, &[&args::GLOBALS, &args::WAIT]);
     let prefix: Vec<OsString> = head[1..at]
         .iter()
         .chain(&head[at + 1..j])
