@@ -181,26 +181,35 @@ pub fn run(checks: Vec<ProbeArgs>, deadline: Deadline, output: &Output) -> Exit 
     if let Err(e) = watchdog::start(until, fire) {
         return report::finish(&no_watchdog(&round, &e), output, until);
     }
-    let mut probes = Vec::with_capacity(checks.len());
-    for (i, args) in checks.into_iter().enumerate() {
-        let name = args.name();
-        match Probe::new(args) {
-            Ok(probe) => {
-                round.set_target(i, probe.target());
-                probes.push(Arc::new(probe));
-            }
-            Err(problem) => {
-                let outcome = Outcome::Misconfigured {
-                    probe: Some(name),
-                    check: several.then_some(i + 1),
-                    problem,
-                };
-                return report::finish(&outcome, output, until);
-            }
-        }
+    let probes = match build(checks) {
+        Ok(probes) => probes,
+        Err(outcome) => return report::finish(&outcome, output, until),
+    };
+    for (i, probe) in probes.iter().enumerate() {
+        round.set_target(i, probe.target());
     }
     round.run(&probes, several);
     report::finish(&round.outcome(None, output.verbose), output, until)
+}
+
+/// Builds every check's probe, in order (no I/O to a target); a misconfiguration is the
+/// outcome, naming its check when there are several.
+pub(crate) fn build(checks: Vec<ProbeArgs>) -> Result<Vec<Arc<Probe>>, Outcome> {
+    let several = checks.len() > 1;
+    checks
+        .into_iter()
+        .enumerate()
+        .map(|(i, args)| {
+            let name = args.name();
+            Probe::new(args)
+                .map(Arc::new)
+                .map_err(|problem| Outcome::Misconfigured {
+                    probe: Some(name),
+                    check: several.then_some(i + 1),
+                    problem,
+                })
+        })
+        .collect()
 }
 
 /// Fail closed: without the watchdog, name resolution has no bound and SIGTERM stays

@@ -22,7 +22,6 @@ use std::time::{Duration, Instant};
 use crate::check::Round;
 use crate::cli::{ProbeArgs, WaitArgs};
 use crate::deadline::Deadline;
-use crate::probe::Probe;
 use crate::report::{self, Output};
 use crate::verdict::{CheckReport, Exit, Outcome, Waited};
 use crate::watchdog::{self, Alarm, GRACE};
@@ -64,7 +63,6 @@ pub fn run(
             }
         }
     };
-    let several = checks.len() > 1;
     let named: Vec<(&'static str, String)> =
         checks.iter().map(|c| (c.name(), c.target_hint())).collect();
     let progress = Arc::new(Mutex::new(Progress::default()));
@@ -92,21 +90,10 @@ pub fn run(
         let outcome = crate::check::no_watchdog(&Round::new(named.clone(), within), &e);
         return report::finish(&outcome, output, start + timeout);
     }
-    let mut probes = Vec::with_capacity(checks.len());
-    for (i, args) in checks.into_iter().enumerate() {
-        let name = args.name();
-        match Probe::new(args) {
-            Ok(probe) => probes.push(Arc::new(probe)),
-            Err(problem) => {
-                let outcome = Outcome::Misconfigured {
-                    probe: Some(name),
-                    check: several.then_some(i + 1),
-                    problem,
-                };
-                return report::finish(&outcome, output, start + timeout);
-            }
-        }
-    }
+    let probes = match crate::check::build(checks) {
+        Ok(probes) => probes,
+        Err(outcome) => return report::finish(&outcome, output, start + timeout),
+    };
     let named: Vec<(&'static str, String)> = named
         .iter()
         .zip(&probes)
