@@ -372,14 +372,7 @@ fn errno_words(err: &io::Error) -> String {
         Some(libc::E2BIG) => "argument list too long".into(),
         Some(libc::ENOMEM) => "out of memory".into(),
         Some(libc::EAGAIN) => "cannot create a process (resource limit reached)".into(),
-        _ => {
-            // std's text ("Permission denied (os error 13)") without the number.
-            let text = err.to_string();
-            match text.find(" (os error") {
-                Some(at) => text[..at].to_lowercase(),
-                None => text,
-            }
-        }
+        _ => crate::text::io_reason(err),
     }
 }
 
