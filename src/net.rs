@@ -8,11 +8,13 @@
 //! configure. Every resolved address is tried in turn within the deadline, and a failure names
 //! each address with its own reason.
 
-use std::io;
+use std::io::{self, Read};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpStream, ToSocketAddrs};
+use std::os::fd::AsRawFd;
 use std::path::Path;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
+use crate::poll;
 use crate::text::io_reason;
 use crate::trace::Attempt;
 use crate::verdict::{Failure, Misconfig, Phase};
@@ -273,27 +275,39 @@ pub fn connect_failure(errors: &[(SocketAddr, io::Error)], attempt: &Attempt) ->
     Failure::new(Phase::Connect, reason)
 }
 
-/// The longest a polite close waits for the peer to close its side.
+/// The longest a polite close waits for the peer to close its side, in all.
 const CLOSE_WAIT: Duration = Duration::from_millis(100);
 
-/// Closes `stream` so that the peer sees a FIN, never a reset: our side is shut first, then
-/// whatever the peer still sends (a banner, the rest of an answer) is read and dropped until
-/// it closes too — briefly, within the deadline and 64 KiB. (Closing a socket with unread data
-/// makes the kernel send RST, which servers log as an error on every check.)
-pub fn close_politely(mut stream: TcpStream, attempt: &Attempt) {
-    use std::io::Read;
-    let _ = stream.shutdown(std::net::Shutdown::Write);
+/// Closes a connected TCP or unix socket so that the peer sees a FIN, never a reset: our side
+/// is shut first, then whatever the peer still sends (a banner, the rest of an answer, TLS
+/// session tickets and its close_notify) is read and dropped until it closes too. (Closing a
+/// socket with unread data makes the kernel send RST, which servers log as an error on every
+/// check.)
+///
+/// Bounded as a whole, not per read: it stops at `min(time left, CLOSE_WAIT)` from now (what
+/// is already queued is still read when no time is left) or after 64 KiB, so a peer that
+/// keeps trickling bytes cannot hold the probe until the deadline.
+pub fn close_politely<S: AsRawFd>(sock: &S, attempt: &Attempt)
+where
+    for<'a> &'a S: Read,
+{
+    let fd = sock.as_raw_fd();
+    // SAFETY: shutdown(2) on the descriptor `sock` owns, open for the whole call.
+    unsafe { libc::shutdown(fd, libc::SHUT_WR) };
     let wait = attempt
         .remaining()
         .unwrap_or(Duration::ZERO)
         .min(CLOSE_WAIT);
-    if wait.is_zero() || stream.set_read_timeout(Some(wait)).is_err() {
-        return;
-    }
+    let until = Instant::now() + wait;
     let mut buf = [0u8; 4096];
     let mut drained = 0;
+    let mut reader = sock;
     while drained < crate::expect::LIMIT {
-        match stream.read(&mut buf) {
+        let left = until.saturating_duration_since(Instant::now());
+        if poll::readable(fd, left).is_err() {
+            break;
+        }
+        match reader.read(&mut buf) {
             Ok(0) | Err(_) => break,
             Ok(n) => drained += n,
         }

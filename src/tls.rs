@@ -24,7 +24,7 @@ mod store;
 mod x509;
 
 use std::io::{self, Read, Write};
-use std::net::{Shutdown, TcpStream};
+use std::net::TcpStream;
 use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::net::UnixStream;
 use std::path::Path;
@@ -591,20 +591,6 @@ impl Socket {
             Socket::Unix(s) => s.set_write_timeout(Some(left)),
         }
     }
-
-    fn shutdown_write(&self) {
-        let _ = match self {
-            Socket::Tcp(s) => s.shutdown(Shutdown::Write),
-            Socket::Unix(s) => s.shutdown(Shutdown::Write),
-        };
-    }
-
-    fn set_nonblocking(&self) -> io::Result<()> {
-        match self {
-            Socket::Tcp(s) => s.set_nonblocking(true),
-            Socket::Unix(s) => s.set_nonblocking(true),
-        }
-    }
 }
 
 impl AsRawFd for Socket {
@@ -754,10 +740,11 @@ impl TlsStream {
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
     }
 
-    /// Ends the session politely: close_notify (sent within the time left), FIN on the write
-    /// side, and what the server already sent (TLS 1.3 session tickets, its own close_notify)
-    /// read and dropped, so the kernel closes with FIN rather than RST and the server logs no
-    /// reset. Never waits for the server beyond that.
+    /// Ends the session politely: close_notify (sent within the time left), then the socket's
+    /// polite close ([`crate::net::close_politely`]): FIN on the write side, and what the
+    /// server still sends (TLS 1.3 session tickets, its own close_notify) read and dropped
+    /// until it closes, so the kernel closes with FIN rather than RST and the server logs no
+    /// reset. Waits for the server no longer than that close's bound.
     pub fn close(mut self) {
         self.inner.conn.send_close_notify();
         while self.inner.conn.wants_write() {
@@ -766,18 +753,8 @@ impl TlsStream {
                 _ => break,
             }
         }
-        let mut sock = &self.inner.sock.sock;
-        sock.shutdown_write();
-        if sock.set_nonblocking().is_ok() {
-            let mut buf = [0u8; 4096];
-            // Bounded: at most 64 KiB of what is already queued.
-            for _ in 0..16 {
-                match sock.read(&mut buf) {
-                    Ok(n) if n > 0 => {}
-                    _ => break,
-                }
-            }
-        }
+        let bounded = &self.inner.sock;
+        crate::net::close_politely(&bounded.sock, &bounded.attempt);
     }
 }
 

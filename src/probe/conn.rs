@@ -213,26 +213,14 @@ impl Conn {
         }
     }
 
-    /// Closes politely: our side first, then what the peer still sends is read (briefly, at
-    /// most 64 KiB) until it closes too.
+    /// Closes politely ([`net::close_politely`]): our side first (after a close_notify over
+    /// TLS), then what the peer still sends is read and dropped, for a bounded time, until it
+    /// closes too.
     pub fn close(self) {
         match self.sock {
-            Sock::Tcp(sock) => net::close_politely(sock, &self.attempt),
+            Sock::Tcp(sock) => net::close_politely(&sock, &self.attempt),
+            Sock::Unix(sock) => net::close_politely(&sock, &self.attempt),
             Sock::Tls(stream) => stream.close(),
-            Sock::Unix(mut sock) => {
-                let _ = sock.shutdown(std::net::Shutdown::Write);
-                let wait = self.attempt.remaining().unwrap_or(Duration::ZERO);
-                let wait = wait.min(Duration::from_millis(100));
-                if !wait.is_zero() && sock.set_read_timeout(Some(wait)).is_ok() {
-                    let mut buf = [0u8; 4096];
-                    for _ in 0..16 {
-                        match sock.read(&mut buf) {
-                            Ok(n) if n > 0 => {}
-                            _ => break,
-                        }
-                    }
-                }
-            }
         }
     }
 }

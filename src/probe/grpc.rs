@@ -24,6 +24,7 @@ use bytes::Bytes;
 use h2::client::SendRequest;
 use http::header::{HeaderMap, HeaderName, HeaderValue};
 
+use super::header;
 use crate::cli::{GrpcArgs, GrpcCode};
 use crate::net;
 use crate::text::io_reason;
@@ -474,25 +475,23 @@ fn check_authority(authority: &str) -> Result<(), Misconfig> {
         .ok_or_else(|| Misconfig(format!("--authority: invalid authority \"{authority}\"")))
 }
 
-/// `--rpc-header NAME: VALUE`, each validated as gRPC metadata (ASCII; `grpc-*` names and
-/// binary `-bin` metadata are not for users to send).
+/// `--rpc-header NAME: VALUE`, each parsed as `-H` is ([`header::parse`]: no message shows
+/// the text or the value; the name comes out lower-case, as HTTP/2 sends it), then checked as
+/// gRPC metadata: neither a `grpc-*` name nor binary `-bin` metadata (not for users to send).
 fn metadata(headers: &[String]) -> Result<Metadata, Misconfig> {
     headers
         .iter()
-        .map(|h| {
-            let (name, value) = h
-                .split_once(':')
-                .ok_or_else(|| Misconfig(format!("--rpc-header: \"{h}\" must be NAME: VALUE")))?;
-            let name = name.trim();
-            let lower = name.to_ascii_lowercase();
-            let reserved = lower.starts_with("grpc-") || lower.ends_with("-bin");
-            let key = HeaderName::from_bytes(lower.as_bytes())
-                .ok()
-                .filter(|_| !reserved)
-                .ok_or_else(|| Misconfig(format!("--rpc-header: invalid name \"{name}\"")))?;
-            let value = HeaderValue::from_str(value.trim())
-                .map_err(|_| Misconfig(format!("--rpc-header: invalid value for {name}")))?;
-            Ok((key, value))
+        .enumerate()
+        .map(|(i, h)| {
+            let (name, value) = header::parse("--rpc-header", i + 1, h)?;
+            let lower = name.as_str();
+            if lower.starts_with("grpc-") || lower.ends_with("-bin") {
+                return Err(Misconfig(format!(
+                    "--rpc-header {lower}: grpc-* names and binary -bin metadata are not for \
+                     users to send"
+                )));
+            }
+            Ok((name, value))
         })
         .collect()
 }

@@ -441,7 +441,7 @@ impl Headers {
             .headers
             .iter()
             .enumerate()
-            .map(|(i, h)| parse_header(i + 1, h))
+            .map(|(i, h)| super::header::parse("--header", i + 1, h))
             .collect::<Result<Vec<_>, _>>()?;
         let count = |list: &[(HeaderName, HeaderValue)], name| {
             list.iter().filter(|(n, _)| *n == name).count()
@@ -490,29 +490,6 @@ impl Headers {
         }
         out
     }
-}
-
-/// `Name: value` from the `index`th `-H`, validated as an HTTP header.
-fn parse_header(index: usize, text: &str) -> Result<(HeaderName, HeaderValue), Misconfig> {
-    let (name, value) = text.split_once(':').ok_or_else(|| {
-        Misconfig(format!(
-            "--header #{index}: expected NAME: VALUE, and there is no ':' (the text is not \
-             shown: it may hold a secret)"
-        ))
-    })?;
-    let name = HeaderName::from_bytes(name.trim().as_bytes()).map_err(|_| {
-        Misconfig(format!(
-            "--header #{index}: what comes before the first ':' is not a header name (letters, \
-             digits and -, no spaces; the text is not shown: it may hold a secret)"
-        ))
-    })?;
-    let value = HeaderValue::from_str(value.trim()).map_err(|_| {
-        Misconfig(format!(
-            "--header {name}: the value holds a control character such as a newline (the \
-             value is not shown: it may hold a secret)"
-        ))
-    })?;
-    Ok((name, value))
 }
 
 /// `--user-agent`, or ours; none may come with `-H 'User-Agent: ...'` as well.
@@ -897,15 +874,6 @@ mod tests {
             ("..", "http://h:1/a/"),
         ] {
             assert_eq!(base.join(location), want, "{location}");
-        }
-    }
-
-    #[test]
-    fn headers_need_a_name_and_a_colon() {
-        assert!(parse_header(1, "X-Probe: 1").is_ok());
-        assert!(parse_header(1, "X-Empty:").is_ok());
-        for bad in ["NoColon", ": value", "Bad Name: x", "X: a\nb"] {
-            assert!(parse_header(1, bad).is_err(), "{bad}");
         }
     }
 

@@ -10,6 +10,7 @@
 mod conn;
 pub mod file;
 pub mod grpc;
+mod header;
 pub mod http;
 mod mysql;
 mod mysql_wire;

@@ -42,6 +42,15 @@ enum Answer {
     Other(String),
 }
 
+/// What came back for (AUTH,) PING.
+#[derive(Debug)]
+enum Answers {
+    /// The AUTH answer (when sent) and the PING answer.
+    Replies(Option<Answer>, Answer),
+    /// Something that is not RESP (why, for the output line).
+    NotRedis(&'static str),
+}
+
 impl RedisProbe {
     /// Validates the address and reads the password variable (no network I/O).
     pub fn new(args: RedisArgs) -> Result<RedisProbe, Misconfig> {
@@ -92,9 +101,17 @@ impl RedisProbe {
             .and_then(|()| self.read_answers(&mut conn));
         let address = conn.peer().to_string();
         conn.close();
-        let (auth, ping) = answers.map_err(|f| self.hint_tls(f))?;
+        let answers = answers.map_err(|f| self.hint_tls(f))?;
         attempt.enter(Phase::Check);
         let facts = vec![("address", Fact::Str(address))];
+        let (auth, ping) = match answers {
+            Answers::Replies(auth, ping) => (auth, ping),
+            Answers::NotRedis(why) => {
+                return Err(
+                    Failure::new(Phase::Read, format!("not a Redis server: {why}")).with_all(facts),
+                )
+            }
+        };
         if let Some(Answer::Error(e) | Answer::Other(e)) = &auth {
             return Err(Failure::check(format!("AUTH refused: {e}"))
                 .with("redis_error", Fact::Str(first_word(e)))
@@ -127,58 +144,46 @@ impl RedisProbe {
         failure
     }
 
-    /// The AUTH answer (when sent) and the PING answer.
-    fn read_answers(&self, conn: &mut Conn) -> Result<(Option<Answer>, Answer), Failure> {
-        let wanted = if self.authenticates { 2 } else { 1 };
-        let answers = conn.read_until(resp::MAX_REPLY, |buf| replies(buf, wanted))?;
-        let mut answers = answers.into_iter();
-        let first = answers.next();
-        let second = answers.next();
-        Ok(match (self.authenticates, first, second) {
-            (true, Some(auth), Some(ping)) => (Some(auth), ping),
-            (false, Some(ping), _) => (None, ping),
-            _ => (None, Answer::Other("no answer".into())),
-        })
+    /// The AUTH answer (when sent) and the PING answer, or why they are not Redis's.
+    fn read_answers(&self, conn: &mut Conn) -> Result<Answers, Failure> {
+        conn.read_until(resp::MAX_REPLY, |buf| replies(buf, self.authenticates))
     }
 }
 
-/// The first `wanted` replies in `buf`, once they are all here (or a non-Redis answer).
-fn replies(buf: &[u8], wanted: usize) -> Option<Vec<Answer>> {
-    let mut out = Vec::with_capacity(wanted);
-    let mut rest = buf;
+/// The AUTH reply (when `authenticates`) and the PING reply at the start of `buf`, once they
+/// are all here; or, as soon as it shows, that the answer is not RESP.
+fn replies(buf: &[u8], authenticates: bool) -> Option<Answers> {
+    let (first, rest) = match reply(buf)? {
+        Ok(parsed) => parsed,
+        Err(why) => return Some(Answers::NotRedis(why)),
+    };
+    if !authenticates {
+        return Some(Answers::Replies(None, first));
+    }
+    Some(match reply(rest)? {
+        Ok((ping, _)) => Answers::Replies(Some(first), ping),
+        Err(why) => Answers::NotRedis(why),
+    })
+}
+
+/// One whole reply at the start of `buf` and what follows it, or why it is not RESP; `None`
+/// while it is incomplete.
+fn reply(buf: &[u8]) -> Option<Result<(Answer, &[u8]), &'static str>> {
     let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
-    while out.len() < wanted {
-        match resp::parse_reply(rest) {
-            Parsed::NeedMore => return None,
-            Parsed::NotRedis(why) => {
-                out.push(Answer::Other(format!("not a Redis answer: {why}")));
-                return Some(fill(out, wanted));
-            }
-            Parsed::Reply(reply, used) => {
-                out.push(match reply {
-                    Reply::Simple(s) => Answer::Ok(text(s)),
-                    Reply::Error(e) => Answer::Error(text(e)),
-                    Reply::Integer(n) => Answer::Other(n.to_string()),
-                    Reply::Bulk(Some(b)) => Answer::Ok(text(b)),
-                    Reply::Bulk(None) => Answer::Other("(nil)".into()),
-                });
-                rest = &rest[used..];
-            }
+    match resp::parse_reply(buf) {
+        Parsed::NeedMore => None,
+        Parsed::NotRedis(why) => Some(Err(why)),
+        Parsed::Reply(reply, used) => {
+            let answer = match reply {
+                Reply::Simple(s) => Answer::Ok(text(s)),
+                Reply::Error(e) => Answer::Error(text(e)),
+                Reply::Integer(n) => Answer::Other(n.to_string()),
+                Reply::Bulk(Some(b)) => Answer::Ok(text(b)),
+                Reply::Bulk(None) => Answer::Other("(nil)".into()),
+            };
+            Some(Ok((answer, &buf[used..])))
         }
     }
-    Some(out)
-}
-
-/// Pads `out` to `wanted` with copies of its last answer (a garbled stream ends the read).
-fn fill(mut out: Vec<Answer>, wanted: usize) -> Vec<Answer> {
-    while out.len() < wanted {
-        let again = match out.last() {
-            Some(Answer::Other(s)) => Answer::Other(s.clone()),
-            _ => Answer::Other("no answer".into()),
-        };
-        out.push(again);
-    }
-    out
 }
 
 /// `LOADING` of `LOADING Redis is loading the dataset in memory` (the error's code).

@@ -183,3 +183,48 @@ fn bad_grpc_flags_are_misconfigurations() {
         healthprobe(args).expect(64, fragment);
     }
 }
+
+#[test]
+fn rpc_header_errors_name_the_header_never_its_value() {
+    // As http -H: the text of a bad --rpc-header may be a secret (a token without its name,
+    // or a ${TOKEN} holding a newline), so no message shows it, in text or JSON.
+    let secret = "s3cr3t-t0ken";
+    let cases: Vec<(Vec<String>, &str)> = vec![
+        (
+            vec![format!("authorization Bearer {secret}")],
+            "--rpc-header #1: expected NAME: VALUE",
+        ),
+        (
+            vec!["x-ok: 1".into(), format!("Bearer {secret}")],
+            "--rpc-header #2",
+        ),
+        (
+            vec![format!("Bearer {secret}: x")],
+            "--rpc-header #1: what comes before the first ':' is not a header name",
+        ),
+        (
+            vec![format!("authorization: Bearer {secret}\nx")],
+            "--rpc-header authorization: the value holds a control character",
+        ),
+    ];
+    for (headers, fragment) in cases {
+        let mut args = vec!["grpc", "127.0.0.1:1"];
+        for header in &headers {
+            args.extend(["--rpc-header", header.as_str()]);
+        }
+        for format in ["text", "json"] {
+            let mut with_format = vec!["--format", format];
+            with_format.extend_from_slice(&args);
+            let run = healthprobe(&with_format);
+            assert_eq!(run.code, 64, "{args:?}: {run:#?}");
+            let all = format!("{}{}", run.stdout, run.stderr);
+            assert!(!all.contains("s3cr3t"), "the value leaked: {all}");
+            assert!(all.contains(fragment), "{fragment:?} not in {all}");
+        }
+    }
+    // What only gRPC refuses is still refused, by name.
+    healthprobe(&["grpc", "127.0.0.1:1", "--rpc-header", "Grpc-Timeout: 1S"])
+        .expect(64, "--rpc-header grpc-timeout:");
+    healthprobe(&["grpc", "127.0.0.1:1", "--rpc-header", "x-token-bin: AAAA"])
+        .expect(64, "--rpc-header x-token-bin:");
+}

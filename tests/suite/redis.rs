@@ -127,7 +127,31 @@ fn a_closed_port_and_a_stranger_are_unhealthy() {
         let mut buf = [0u8; 1024];
         while conn.read(&mut buf).is_ok_and(|n| n > 0) {}
     });
-    healthprobe(&["redis", &http.hostport()]).expect(1, "not a Redis");
+    // Not RESP: one wording, in the read phase, with or without AUTH going first.
+    let stranger = http.hostport();
+    let want = format!("unhealthy: {stranger}: read: not a Redis server: not a RESP reply");
+    let run = healthprobe(&["redis", &stranger]);
+    run.expect(1, "not a Redis server");
+    assert_eq!(run.line(), want);
+    let env = [("HEALTHPROBE_TEST_REDIS_PASSWORD", "secret")];
+    let auth = [
+        "redis",
+        &stranger,
+        "--password-env",
+        "HEALTHPROBE_TEST_REDIS_PASSWORD",
+    ];
+    let run = crate::common::healthprobe_env(&env, &auth);
+    run.expect(1, "not a Redis server");
+    assert_eq!(run.line(), want);
+    let json = crate::common::healthprobe_env(&env, &[&["--format", "json"], &auth[..]].concat());
+    assert_eq!(json.code, 1, "{json:#?}");
+    let doc: Value = serde_json::from_str(json.stderr.trim()).unwrap();
+    assert_eq!(
+        doc["reason"], "not a Redis server: not a RESP reply",
+        "{doc}"
+    );
+    assert_eq!(doc["phase"], "read", "{doc}");
+    assert!(doc.get("redis_error").is_none(), "{doc}");
     healthprobe(&["redis", "cache"]).expect(1, "cache:6379");
 }
 

@@ -392,3 +392,139 @@ fn tls_server_name_and_no_verify_reach_a_server_certified_for_another_name() {
     )
     .expect(1, "tls: certificate signed by an unknown authority");
 }
+
+/// Serves one connection the way a peer that keeps talking does: `head` at once, then one byte
+/// every 50 ms for 5 s whatever we do (a FIN from our side does not stop it; only a failed
+/// write does). Returns how our side's end reached the peer first: "fin" (an orderly close),
+/// "rst", "error", or "none" (nothing in 5 s).
+fn trickle<S>(mut conn: S, head: &[u8]) -> &'static str
+where
+    S: std::io::Read + std::io::Write + std::os::fd::AsRawFd,
+{
+    let _ = conn.write_all(head);
+    let until = std::time::Instant::now() + Duration::from_secs(5);
+    let mut buf = [0u8; 1024];
+    let mut ended = None;
+    while std::time::Instant::now() < until {
+        if conn.write_all(b"x").is_err() {
+            return ended.unwrap_or("error");
+        }
+        let mut pfd = libc::pollfd {
+            fd: conn.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: poll on the connection's own descriptor with a local pollfd.
+        let ready = unsafe { libc::poll(&mut pfd, 1, 50) } > 0;
+        if ready && ended.is_none() {
+            match conn.read(&mut buf) {
+                Ok(0) => ended = Some("fin"),
+                Ok(_) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => ended = Some("rst"),
+                Err(_) => ended = Some("error"),
+            }
+        } else if ready {
+            // After the FIN the descriptor stays readable: keep the 50 ms pace.
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+    ended.unwrap_or("none")
+}
+
+/// A TCP server whose every connection is [`trickle`]d (after reading an HTTP request head,
+/// if `http`); the receiver gets how each ended.
+fn trickling_server(
+    http: bool,
+    head: &'static [u8],
+) -> (
+    crate::common::Server,
+    std::sync::mpsc::Receiver<&'static str>,
+) {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let tx = std::sync::Mutex::new(tx);
+    let server = crate::common::Server::start(move |mut conn| {
+        if http {
+            crate::common::read_request_head(&mut conn);
+        }
+        let ended = trickle(conn, head);
+        let _ = tx.lock().unwrap().send(ended);
+    });
+    (server, rx)
+}
+
+/// A 1 s check whose peer is accepted at once ends within the close's 100 ms bound (and
+/// start-up), far from its deadline.
+fn assert_closed_promptly(run: &crate::common::Run) {
+    assert!(
+        run.elapsed < Duration::from_millis(600),
+        "the probe took {:?}: {run:?}",
+        run.elapsed
+    );
+}
+
+#[test]
+fn a_peer_that_keeps_trickling_cannot_hold_the_close_past_its_bound() {
+    // The close reads what the peer still sends for at most 100 ms in all, not 100 ms per
+    // byte: a byte every 50 ms must not keep the probe until the deadline.
+    let (server, ended) = trickling_server(false, b"");
+    let run = healthprobe(&["--timeout", "1s", "tcp", &server.hostport()]);
+    run.expect(0, &format!("connected to {}", server.addr));
+    assert_closed_promptly(&run);
+    assert_eq!(ended.recv_timeout(Duration::from_secs(6)), Ok("fin"));
+    // The same through --send/--expect: the answer is judged, then the close is bounded.
+    let (server, ended) = trickling_server(false, b"+PONG\r\n");
+    let run = healthprobe(&[
+        "--timeout",
+        "1s",
+        "tcp",
+        &server.hostport(),
+        "--expect",
+        "+PONG",
+    ]);
+    run.expect(0, "answer contains \"+PONG\"");
+    assert_closed_promptly(&run);
+    assert_eq!(ended.recv_timeout(Duration::from_secs(6)), Ok("fin"));
+}
+
+#[test]
+fn an_http_body_that_trickles_does_not_hold_the_close() {
+    // The status is all the probe needs; the body it does not read must not keep it past the
+    // close's bound, over TCP or a unix socket.
+    const HEAD: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Length: 1000000\r\n\r\n";
+    let (server, ended) = trickling_server(true, HEAD);
+    let run = healthprobe(&[
+        "--timeout",
+        "1s",
+        "http",
+        &format!("http://{}/", server.addr),
+    ]);
+    run.expect(0, "HTTP 200");
+    assert_closed_promptly(&run);
+    assert_eq!(ended.recv_timeout(Duration::from_secs(6)), Ok("fin"));
+
+    let dir = crate::common::TempDir::new("trickle");
+    let path = dir.join("app.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        if let Ok((conn, _)) = listener.accept() {
+            let mut reader = std::io::BufReader::new(conn.try_clone().unwrap());
+            let mut line = String::new();
+            while std::io::BufRead::read_line(&mut reader, &mut line).unwrap_or(0) > 0
+                && !line.ends_with("\r\n\r\n")
+            {}
+            let _ = tx.send(trickle(conn, HEAD));
+        }
+    });
+    let run = healthprobe(&[
+        "--timeout",
+        "1s",
+        "http",
+        "http://localhost/",
+        "--unix-socket",
+        path.to_str().unwrap(),
+    ]);
+    run.expect(0, "HTTP 200");
+    assert_closed_promptly(&run);
+    assert_eq!(rx.recv_timeout(Duration::from_secs(6)), Ok("fin"));
+}
