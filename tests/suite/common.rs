@@ -101,6 +101,19 @@ pub fn run_with(cmd: &mut Command) -> Run {
     }
 }
 
+/// Calls `check` every 5 ms until it returns `Some`, and returns that; fails the test, naming
+/// `what`, once `within` has passed: the bounded wait in place of a sleep.
+pub fn poll<T>(within: Duration, what: &str, mut check: impl FnMut() -> Option<T>) -> T {
+    let until = Instant::now() + within;
+    loop {
+        if let Some(value) = check() {
+            return value;
+        }
+        assert!(Instant::now() < until, "timed out after {within:?}: {what}");
+        thread::sleep(Duration::from_millis(5));
+    }
+}
+
 /// A port on 127.0.0.1 that nothing listens on (bound by the OS, then released).
 pub fn closed_port() -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");

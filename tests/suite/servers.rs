@@ -33,7 +33,7 @@
 //! get its peer fails.
 #![allow(dead_code)] // fixtures and helpers for the probe tests; this module's tests use most
 
-use crate::common::{closed_port, is_root, make_certs, Certs, TempDir};
+use crate::common::{closed_port, is_root, make_certs, poll, Certs, TempDir};
 use std::fs;
 use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
@@ -414,18 +414,6 @@ fn launch(
     panic!("{}: could not start:\n{failures}", spec.name);
 }
 
-/// Polls `check` every 10 ms until it returns Some, for at most `limit`.
-fn poll<T>(what: &str, limit: Duration, mut check: impl FnMut() -> Option<T>) -> T {
-    let start = Instant::now();
-    loop {
-        if let Some(value) = check() {
-            return value;
-        }
-        assert!(start.elapsed() < limit, "{what}: not within {limit:?}");
-        thread::sleep(Duration::from_millis(10));
-    }
-}
-
 /// A connected stream with read and write timeouts.
 fn connect(hostport: &str) -> io::Result<TcpStream> {
     let stream = TcpStream::connect(hostport)?;
@@ -749,8 +737,8 @@ impl Logs for Postgres {
             let _ = stream.read_to_end(&mut sink);
         }
         poll(
-            "postgres backends to finish",
             Duration::from_secs(20),
+            "postgres backends to finish",
             || {
                 pg_client_backends(self.pid, &self.held_backends)
                     .is_empty()
@@ -1025,8 +1013,8 @@ pub fn pg_shutting_down() -> &'static Postgres {
         unsafe { libc::kill(pg.pid, libc::SIGTERM) };
         let hostport = pg.hostport();
         poll(
-            "postgres to begin its smart shutdown",
             Duration::from_secs(20),
+            "postgres to begin its smart shutdown",
             || {
                 let (kind, body) = pg_first_message(&hostport, "postgres");
                 let fields = pg_error_fields(&body);
@@ -1421,8 +1409,8 @@ impl Logs for Mariadb {
             "marker login: {marker:?}"
         );
         poll(
-            "mariadb connections to end",
             Duration::from_secs(20),
+            "mariadb connections to end",
             || {
                 let count = self.sql(
                     "SELECT COUNT(*) FROM information_schema.PROCESSLIST \
