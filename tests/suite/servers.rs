@@ -36,7 +36,7 @@
 use crate::common::{closed_port, is_root, make_certs, poll, Certs, TempDir};
 use std::fs;
 use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom, Write};
-use std::net::{Shutdown, TcpListener, TcpStream};
+use std::net::{Shutdown, TcpStream};
 use std::ops::Deref;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
@@ -208,12 +208,6 @@ fn instance_dir(name: &str, owner: Option<(u32, u32)>) -> PathBuf {
     dir
 }
 
-/// A port on 127.0.0.1 free at the time of asking (bound by the OS, then released).
-fn free_port() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
-    listener.local_addr().expect("local addr").port()
-}
-
 /// The last `max` bytes of a file, for failure messages.
 fn tail(path: &Path, max: usize) -> String {
     let text = fs::read(path).unwrap_or_default();
@@ -355,7 +349,7 @@ fn launch(
     let stdio = spec.dir.join("stdio.log");
     let mut failures = String::new();
     for attempt in 1..=3 {
-        let port = free_port();
+        let port = closed_port();
         let mark = file_len(&spec.log);
         let out = fs::OpenOptions::new()
             .create(true)
@@ -1121,10 +1115,7 @@ pub fn redis_tls() -> &'static (Redis, u16) {
     static REDIS: OnceLock<(Redis, u16)> = OnceLock::new();
     REDIS.get_or_init(|| {
         let certs = pg_tls_certs();
-        let tls_port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port for TLS")
-            .port();
+        let tls_port = closed_port();
         let arg = |p: &Path| p.display().to_string();
         let redis = start_redis(
             "redis-tls",
