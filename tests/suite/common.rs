@@ -66,7 +66,7 @@ impl Run {
     }
 }
 
-/// Runs healthprobe with `args` and a clean proxy environment.
+/// Runs healthprobe with `args`, without the machine's proxy and trust-store variables.
 pub fn healthprobe(args: &[&str]) -> Run {
     run_with(Command::new(bin()).args(args))
 }
@@ -81,10 +81,16 @@ pub const PROXY_VARS: [&str; 6] = [
     "all_proxy",
 ];
 
-/// Runs a prepared command and collects its output.
+/// The variables that name the system trust store (as for OpenSSL and Go). CI machines often
+/// set them; a test that means the store to be one of them sets it itself.
+pub const TRUST_VARS: [&str; 2] = ["SSL_CERT_FILE", "SSL_CERT_DIR"];
+
+/// Runs a prepared command and collects its output. The ambient [`PROXY_VARS`] and
+/// [`TRUST_VARS`] are removed unless the command sets them, so a test sees the same thing on
+/// every machine.
 pub fn run_with(cmd: &mut Command) -> Run {
-    for var in PROXY_VARS {
-        if !cmd.get_envs().any(|(k, _)| k == var) {
+    for var in PROXY_VARS.iter().chain(&TRUST_VARS) {
+        if !cmd.get_envs().any(|(k, _)| k == *var) {
             cmd.env_remove(var);
         }
     }
@@ -98,6 +104,19 @@ pub fn run_with(cmd: &mut Command) -> Run {
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
         stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
         elapsed: start.elapsed(),
+    }
+}
+
+/// Calls `check` every 5 ms until it returns `Some`, and returns that; fails the test, naming
+/// `what`, once `within` has passed: the bounded wait in place of a sleep.
+pub fn poll<T>(within: Duration, what: &str, mut check: impl FnMut() -> Option<T>) -> T {
+    let until = Instant::now() + within;
+    loop {
+        if let Some(value) = check() {
+            return value;
+        }
+        assert!(Instant::now() < until, "timed out after {within:?}: {what}");
+        thread::sleep(Duration::from_millis(5));
     }
 }
 

@@ -2,7 +2,7 @@
 //! exit on time — whatever stdout, stderr, the `--log-to` file system or the process limits
 //! do; usage and `${NAME}` errors in JSON when asked, and in the `--log-to` file.
 
-use crate::common::{bin, closed_port, http_server, is_root, run_with, Run, TempDir};
+use crate::common::{bin, closed_port, http_server, is_root, poll, run_with, Run, TempDir};
 use serde_json::Value;
 use std::io::Write;
 use std::os::fd::{FromRawFd, OwnedFd};
@@ -51,6 +51,53 @@ fn a_stdout_pipe_nobody_reads_cannot_hold_the_exit() {
     );
 }
 
+/// Whether process `pid` (its main thread) is blocked writing to its stderr: in write(2) on
+/// fd 2, or in poll(2) on the one descriptor 2 for POLLOUT — healthprobe waits for room so
+/// that its deadline bounds the wait (`report::write_bounded`), then writes. Read from
+/// /proc/PID/syscall (number and arguments of the call it is blocked in) and, for the pollfd
+/// the first argument points to, /proc/PID/mem; both need ptrace access to the child, which
+/// its parent has.
+fn blocked_writing_stderr(pid: u32) -> bool {
+    use std::os::unix::fs::FileExt;
+    let Ok(text) = std::fs::read_to_string(format!("/proc/{pid}/syscall")) else {
+        return false;
+    };
+    // "running", or "-1 SP PC" outside a call, or "NR ARG1 .. ARG6 SP PC" (hex arguments).
+    let fields: Vec<&str> = text.split_whitespace().collect();
+    let Some(nr) = fields.first().and_then(|n| n.parse::<libc::c_long>().ok()) else {
+        return false;
+    };
+    let arg = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|a| u64::from_str_radix(a.trim_start_matches("0x"), 16).ok())
+    };
+    if nr == libc::SYS_write {
+        return arg(1) == Some(2);
+    }
+    #[cfg(target_arch = "x86_64")]
+    let polling = nr == libc::SYS_poll || nr == libc::SYS_ppoll;
+    #[cfg(not(target_arch = "x86_64"))]
+    let polling = nr == libc::SYS_ppoll;
+    let (Some(fds), Some(1)) = (arg(1), arg(2)) else {
+        return false;
+    };
+    if !polling {
+        return false;
+    }
+    // struct pollfd { int fd; short events; short revents; }
+    let mut pollfd = [0u8; 8];
+    let Ok(mem) = std::fs::File::open(format!("/proc/{pid}/mem")) else {
+        return false;
+    };
+    if mem.read_exact_at(&mut pollfd, fds).is_err() {
+        return false;
+    }
+    let fd = i32::from_ne_bytes(pollfd[0..4].try_into().unwrap());
+    let events = i16::from_ne_bytes(pollfd[4..6].try_into().unwrap());
+    fd == 2 && events & libc::POLLOUT != 0
+}
+
 #[test]
 fn a_stderr_pipe_nobody_reads_cannot_hold_the_exit_and_sigterm_still_ends_it() {
     let port = closed_port().to_string();
@@ -74,7 +121,12 @@ fn a_stderr_pipe_nobody_reads_cannot_hold_the_exit_and_sigterm_still_ends_it() {
         .stderr(Stdio::from(writer))
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_millis(300));
+    let pid = child.id();
+    poll(
+        Duration::from_secs(10),
+        "healthprobe blocked writing its line to stderr",
+        || blocked_writing_stderr(pid).then_some(()),
+    );
     let sent = Instant::now();
     unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
     let status = child.wait().unwrap();

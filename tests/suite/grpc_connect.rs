@@ -213,6 +213,15 @@ fn peers_that_never_speak_grpc_fail_in_connect() {
         "connect: the server closed the connection without an HTTP/2 greeting (not a gRPC \
          server, or one that expects TLS (--tls)?)",
     );
+}
+
+#[test]
+fn a_server_that_requires_a_client_certificate_fails_in_connect_and_names_the_flags() {
+    // With TLS 1.3 the client's side of the handshake is done before the server checks for a
+    // certificate; the server then closes instead of greeting, so the failure is connect's,
+    // and the line names the flags that present one. (grpc_options.rs tests those flags.)
+    let dir = TempDir::new("grpc-mtls-required");
+    let certs = make_certs(&dir);
     let mtls = Peer::python(
         "grpc_health_server.py",
         &[
@@ -226,8 +235,12 @@ fn peers_that_never_speak_grpc_fail_in_connect() {
         ],
     );
     let mtls = format!("localhost:{}", mtls.port);
-    healthprobe(&["grpc", &mtls, "--tls", "--tls-ca-cert", s(&certs.ca)])
-        .expect(1, "does the server require a client certificate");
+    let hint =
+        "(does the server require a client certificate (--tls-client-cert/--tls-client-key)?)";
+    let run = healthprobe(&["grpc", &mtls, "--tls", "--tls-ca-cert", s(&certs.ca)]);
+    run.expect(1, &format!("{mtls}: connect: "));
+    assert!(run.line().ends_with(hint), "{run:#?}");
+    // The same server, given the certificate: the failure was the missing certificate.
     healthprobe(&[
         "grpc",
         &mtls,

@@ -7,7 +7,7 @@
 //! gave it). The Docker test runs `run` as PID 1 of a FROM scratch image under `docker
 //! stop`; the arm64 test runs the aarch64 build under qemu-user-static.
 
-use crate::common::{bin, healthprobe, static_program, TempDir};
+use crate::common::{bin, healthprobe, poll, static_program, TempDir};
 use crate::dockerd::{context, Docker};
 use std::fs::File;
 use std::io::{BufRead, BufReader};
@@ -40,18 +40,6 @@ fn kill(pid: u32, signal: libc::c_int) {
         "kill({pid}, {signal}): {}",
         std::io::Error::last_os_error()
     );
-}
-
-/// Polls `f` every 5 ms until it returns Some, failing the test after `within`.
-fn poll<T>(within: Duration, what: &str, mut f: impl FnMut() -> Option<T>) -> T {
-    let until = Instant::now() + within;
-    loop {
-        if let Some(v) = f() {
-            return v;
-        }
-        assert!(Instant::now() < until, "timed out after {within:?}: {what}");
-        thread::sleep(Duration::from_millis(5));
-    }
 }
 
 /// One record of sigchild's log.

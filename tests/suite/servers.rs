@@ -33,10 +33,10 @@
 //! get its peer fails.
 #![allow(dead_code)] // fixtures and helpers for the probe tests; this module's tests use most
 
-use crate::common::{closed_port, is_root, make_certs, Certs, TempDir};
+use crate::common::{closed_port, is_root, make_certs, poll, Certs, TempDir};
 use std::fs;
 use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom, Write};
-use std::net::{Shutdown, TcpListener, TcpStream};
+use std::net::{Shutdown, TcpStream};
 use std::ops::Deref;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
@@ -208,12 +208,6 @@ fn instance_dir(name: &str, owner: Option<(u32, u32)>) -> PathBuf {
     dir
 }
 
-/// A port on 127.0.0.1 free at the time of asking (bound by the OS, then released).
-fn free_port() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
-    listener.local_addr().expect("local addr").port()
-}
-
 /// The last `max` bytes of a file, for failure messages.
 fn tail(path: &Path, max: usize) -> String {
     let text = fs::read(path).unwrap_or_default();
@@ -355,7 +349,7 @@ fn launch(
     let stdio = spec.dir.join("stdio.log");
     let mut failures = String::new();
     for attempt in 1..=3 {
-        let port = free_port();
+        let port = closed_port();
         let mark = file_len(&spec.log);
         let out = fs::OpenOptions::new()
             .create(true)
@@ -412,18 +406,6 @@ fn launch(
         }
     }
     panic!("{}: could not start:\n{failures}", spec.name);
-}
-
-/// Polls `check` every 10 ms until it returns Some, for at most `limit`.
-fn poll<T>(what: &str, limit: Duration, mut check: impl FnMut() -> Option<T>) -> T {
-    let start = Instant::now();
-    loop {
-        if let Some(value) = check() {
-            return value;
-        }
-        assert!(start.elapsed() < limit, "{what}: not within {limit:?}");
-        thread::sleep(Duration::from_millis(10));
-    }
 }
 
 /// A connected stream with read and write timeouts.
@@ -749,8 +731,8 @@ impl Logs for Postgres {
             let _ = stream.read_to_end(&mut sink);
         }
         poll(
-            "postgres backends to finish",
             Duration::from_secs(20),
+            "postgres backends to finish",
             || {
                 pg_client_backends(self.pid, &self.held_backends)
                     .is_empty()
@@ -1025,8 +1007,8 @@ pub fn pg_shutting_down() -> &'static Postgres {
         unsafe { libc::kill(pg.pid, libc::SIGTERM) };
         let hostport = pg.hostport();
         poll(
-            "postgres to begin its smart shutdown",
             Duration::from_secs(20),
+            "postgres to begin its smart shutdown",
             || {
                 let (kind, body) = pg_first_message(&hostport, "postgres");
                 let fields = pg_error_fields(&body);
@@ -1133,10 +1115,7 @@ pub fn redis_tls() -> &'static (Redis, u16) {
     static REDIS: OnceLock<(Redis, u16)> = OnceLock::new();
     REDIS.get_or_init(|| {
         let certs = pg_tls_certs();
-        let tls_port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port for TLS")
-            .port();
+        let tls_port = closed_port();
         let arg = |p: &Path| p.display().to_string();
         let redis = start_redis(
             "redis-tls",
@@ -1421,8 +1400,8 @@ impl Logs for Mariadb {
             "marker login: {marker:?}"
         );
         poll(
-            "mariadb connections to end",
             Duration::from_secs(20),
+            "mariadb connections to end",
             || {
                 let count = self.sql(
                     "SELECT COUNT(*) FROM information_schema.PROCESSLIST \

@@ -4,7 +4,7 @@
 //! own CA. Peers: Python's ssl module and grpcio. The chroot cases (the image's own bundle at
 //! the usual paths) are in empty_root.rs.
 
-use crate::common::{bin, make_certs, run_with, Certs, Peer, Run, TempDir};
+use crate::common::{bin, healthprobe_env, make_certs, run_with, Certs, Peer, Run, TempDir};
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
@@ -13,30 +13,16 @@ fn s(p: &Path) -> &str {
     p.to_str().unwrap()
 }
 
-/// healthprobe with `env` as the only trust-store variables (the machine's own are removed).
-fn probe(env: &[(&str, &str)], args: &[&str]) -> Run {
-    let mut cmd = Command::new(bin());
-    cmd.args(args)
-        .env_remove("SSL_CERT_FILE")
-        .env_remove("SSL_CERT_DIR");
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    run_with(&mut cmd)
-}
+// Every run goes through `run_with`, which removes the machine's own SSL_CERT_FILE and
+// SSL_CERT_DIR: `env` holds the only trust-store variables a run sees.
 
-/// The same through a `grpc_health_probe` symlink (compatibility mode).
+/// healthprobe through a `grpc_health_probe` symlink (compatibility mode), with `env`.
 fn grpc_health_probe(env: &[(&str, &str)], args: &[&str]) -> Run {
     let dir = TempDir::new("trust-compat");
     let link = dir.join("grpc_health_probe");
     std::os::unix::fs::symlink(bin(), &link).unwrap();
     let mut cmd = Command::new(&link);
-    cmd.args(args)
-        .env_remove("SSL_CERT_FILE")
-        .env_remove("SSL_CERT_DIR");
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
+    cmd.args(args).envs(env.iter().copied());
     run_with(&mut cmd)
 }
 
@@ -59,9 +45,9 @@ fn peers(cert: &Path, key: &Path) -> Peers {
 fn all_trusted(peers: &Peers, env: &[(&str, &str)]) {
     for host in ["localhost", "127.0.0.1"] {
         let url = format!("https://{host}:{}/", peers.https.port);
-        probe(env, &["http", &url, "--expect-body", "ok"]).expect(0, "HTTP 200");
+        healthprobe_env(env, &["http", &url, "--expect-body", "ok"]).expect(0, "HTTP 200");
         let addr = format!("{host}:{}", peers.grpc.port);
-        probe(env, &["grpc", &addr, "--tls"]).expect(0, "SERVING");
+        healthprobe_env(env, &["grpc", &addr, "--tls"]).expect(0, "SERVING");
     }
     let addr = format!("-addr=localhost:{}", peers.grpc.port);
     let run = grpc_health_probe(env, &[&addr, "-tls"]);
@@ -71,9 +57,9 @@ fn all_trusted(peers: &Peers, env: &[(&str, &str)]) {
 
 fn none_trusted(peers: &Peers, env: &[(&str, &str)], fragment: &str) {
     let url = format!("https://localhost:{}/", peers.https.port);
-    probe(env, &["http", &url]).expect(1, fragment);
+    healthprobe_env(env, &["http", &url]).expect(1, fragment);
     let addr = format!("localhost:{}", peers.grpc.port);
-    probe(env, &["grpc", &addr, "--tls"]).expect(1, fragment);
+    healthprobe_env(env, &["grpc", &addr, "--tls"]).expect(1, fragment);
 }
 
 #[test]
@@ -96,7 +82,7 @@ fn ssl_cert_file_names_a_private_ca() {
     );
     // The chain is good, the name is not: that is what is reported, not "unknown authority".
     let url = format!("https://127.0.0.1:{}/", peers.https.port);
-    probe(
+    healthprobe_env(
         &[("SSL_CERT_FILE", s(&certs.ca))],
         &["http", &url, "--tls-server-name", "api.example.com"],
     )
@@ -138,12 +124,12 @@ fn tls_ca_cert_replaces_the_system_store() {
     let peers = peers(&certs.cert, &certs.key);
     let env = [("SSL_CERT_FILE", s(&certs.ca))];
     let url = format!("https://localhost:{}/", peers.https.port);
-    probe(&env, &["http", &url, "--tls-ca-cert", s(&other_ca)]).expect(
+    healthprobe_env(&env, &["http", &url, "--tls-ca-cert", s(&other_ca)]).expect(
         1,
         "tls: certificate signed by an unknown authority (not one of --tls-ca-cert)",
     );
     let addr = format!("localhost:{}", peers.grpc.port);
-    probe(
+    healthprobe_env(
         &env,
         &["grpc", &addr, "--tls", "--tls-ca-cert", s(&other_ca)],
     )
@@ -151,7 +137,7 @@ fn tls_ca_cert_replaces_the_system_store() {
     // Another CA that has the same name as the issuer: the signature says it is not the one.
     let twin = TempDir::new("trust-replace-twin");
     let twin_certs = make_certs(&twin);
-    probe(&env, &["http", &url, "--tls-ca-cert", s(&twin_certs.ca)])
+    healthprobe_env(&env, &["http", &url, "--tls-ca-cert", s(&twin_certs.ca)])
         .expect(1, "tls: certificate signature does not verify");
 }
 
@@ -185,7 +171,7 @@ fn a_hostile_store_can_neither_hang_nor_bloat_a_probe() {
             ("SSL_CERT_FILE", file.as_str()),
             ("SSL_CERT_DIR", s(&no_dir)),
         ];
-        let run = probe(&env, &["--timeout", "3s", "http", &url]);
+        let run = healthprobe_env(&env, &["--timeout", "3s", "http", &url]);
         run.expect(
             1,
             "tls: certificate signed by an unknown authority (not in the built-in roots; no system CA bundle)",
@@ -244,16 +230,16 @@ fn a_self_signed_server_certificate_given_as_ca_is_trusted() {
     let ca = s(&pem);
     for host in ["localhost", "127.0.0.1"] {
         let url = format!("https://{host}:{}/", peers.https.port);
-        probe(&[], &["http", &url, "--tls-ca-cert", ca]).expect(0, "HTTP 200");
+        healthprobe_env(&[], &["http", &url, "--tls-ca-cert", ca]).expect(0, "HTTP 200");
         let addr = format!("{host}:{}", peers.grpc.port);
-        probe(&[], &["grpc", &addr, "--tls", "--tls-ca-cert", ca]).expect(0, "SERVING");
+        healthprobe_env(&[], &["grpc", &addr, "--tls", "--tls-ca-cert", ca]).expect(0, "SERVING");
     }
     let addr = format!("-addr=localhost:{}", peers.grpc.port);
     let run = grpc_health_probe(&[], &[&addr, "-tls", &format!("-tls-ca-cert={ca}")]);
     assert_eq!(run.code, 0, "{run:#?}");
     // Trusting the certificate does not mean trusting any name.
     let url = format!("https://127.0.0.1:{}/", peers.https.port);
-    probe(
+    healthprobe_env(
         &[],
         &[
             "http",
@@ -268,10 +254,10 @@ fn a_self_signed_server_certificate_given_as_ca_is_trusted() {
     // Not given, it is refused with the next step.
     let next_step = "tls: self-signed certificate (a CA certificate used as the server's own) is \
                      not trusted: pass that certificate itself as --tls-ca-cert";
-    probe(&[], &["http", &url]).expect(1, next_step);
+    healthprobe_env(&[], &["http", &url]).expect(1, next_step);
     let other = TempDir::new("trust-self-other");
     let Certs { ca: other_ca, .. } = make_certs(&other);
-    probe(&[], &["http", &url, "--tls-ca-cert", s(&other_ca)]).expect(1, next_step);
+    healthprobe_env(&[], &["http", &url, "--tls-ca-cert", s(&other_ca)]).expect(1, next_step);
     // In the system store it is trusted as well (Go trusts a root presented as a leaf).
     all_trusted(&peers, &[("SSL_CERT_FILE", ca)]);
 }
@@ -282,7 +268,7 @@ fn a_self_signed_certificate_for_clients_is_not_a_server_certificate() {
     let (pem, key) = self_signed(&dir, "client", &["extendedKeyUsage=clientAuth"]);
     let peer = Peer::python("https_server.py", &[s(&pem), s(&key)]);
     let url = format!("https://localhost:{}/", peer.port);
-    probe(&[], &["http", &url, "--tls-ca-cert", s(&pem)]).expect(
+    healthprobe_env(&[], &["http", &url, "--tls-ca-cert", s(&pem)]).expect(
         1,
         "tls: certificate not meant for a TLS server (extended key usage)",
     );
