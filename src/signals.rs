@@ -83,6 +83,18 @@ pub fn wait_for(signals: &[libc::c_int], timeout: Duration) -> Option<libc::c_in
     (signal > 0).then_some(signal)
 }
 
+/// Waits, with no time limit, for one of `signals` (which must be blocked in every thread);
+/// None if the wait was interrupted.
+pub fn wait(signals: &[libc::c_int]) -> Option<libc::c_int> {
+    let set = set_of(signals);
+    // SAFETY: sigwaitinfo reads the local set and writes only the local siginfo_t.
+    let signal = unsafe {
+        let mut info: libc::siginfo_t = std::mem::zeroed();
+        libc::sigwaitinfo(&set, &mut info)
+    };
+    (signal > 0).then_some(signal)
+}
+
 /// `SIGTERM`, `SIGINT` ...: the name of a signal number, for lines (None for a real-time or
 /// unknown signal).
 pub fn name(signal: libc::c_int) -> Option<&'static str> {

@@ -35,9 +35,9 @@ fn tidy(line: &str) -> String {
     text::cap(&text::clean(line), text::MAX_LINE - 1)
 }
 
-/// The signals forwarded to CMD. SIGTERM and SIGINT are the stop signals (delayed by
-/// `--stop-delay`); the rest go at once.
-const FORWARDED: [libc::c_int; 7] = [
+/// What `run` waits for: the signals forwarded to CMD, and SIGCHLD (a child ended). SIGTERM
+/// and SIGINT are the stop signals (delayed by `--stop-delay`); the rest go at once.
+const SUPERVISED: [libc::c_int; 8] = [
     libc::SIGHUP,
     libc::SIGINT,
     libc::SIGQUIT,
@@ -45,6 +45,7 @@ const FORWARDED: [libc::c_int; 7] = [
     libc::SIGUSR2,
     libc::SIGWINCH,
     libc::SIGTERM,
+    libc::SIGCHLD,
 ];
 
 /// Where a stop stands.
@@ -68,10 +69,10 @@ pub fn run(cmd: &Resolved, stop_delay: Duration, quiet: bool) -> u8 {
     // This mode lives for days: from here on, what is freed is really freed.
     crate::alloc::long_lived();
     let lines = Lines::open(quiet);
-    let set = signal_set();
-    // SAFETY: plain calls on local, initialised structs.
+    let set = SUPERVISED;
+    signals::block(&set);
+    // SAFETY: plain calls on a local, initialised struct.
     unsafe {
-        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
         // An ignored SIGCHLD (inherited from our parent) would make the kernel reap children
         // itself, and CMD's status would be lost: make sure it has its default disposition.
         let mut default: libc::sigaction = std::mem::zeroed();
@@ -86,7 +87,7 @@ pub fn run(cmd: &Resolved, stop_delay: Duration, quiet: bool) -> u8 {
     {
         lines.error(&format!(
             "cannot become a child subreaper ({}); orphans of {} will not be reaped here",
-            io::Error::last_os_error(),
+            text::io_reason(&io::Error::last_os_error()),
             cmd.name()
         ));
     }
@@ -97,8 +98,10 @@ pub fn run(cmd: &Resolved, stop_delay: Duration, quiet: bool) -> u8 {
     let mut stop = Stop::Idle;
     loop {
         let signal = match stop {
-            Stop::Pending { at, .. } => wait_until(&set, at),
-            _ => wait(&set),
+            Stop::Pending { at, .. } => {
+                signals::wait_for(&set, at.saturating_duration_since(Instant::now()))
+            }
+            _ => signals::wait(&set),
         };
         match signal {
             // Timed out (the delay may be over: see below) or interrupted.
@@ -149,49 +152,6 @@ fn cannot_run_with(lines: &Lines, err: &CannotRun) -> u8 {
     err.code
 }
 
-/// The forwarded signals plus SIGCHLD.
-fn signal_set() -> libc::sigset_t {
-    // SAFETY: initialises and fills a local sigset_t.
-    unsafe {
-        let mut set: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut set);
-        for signal in FORWARDED {
-            libc::sigaddset(&mut set, signal);
-        }
-        libc::sigaddset(&mut set, libc::SIGCHLD);
-        set
-    }
-}
-
-/// Sleeps until one of `set` arrives; None if interrupted.
-fn wait(set: &libc::sigset_t) -> Option<libc::c_int> {
-    // SAFETY: sigwaitinfo writes only into the local siginfo_t.
-    let signal = unsafe {
-        let mut info: libc::siginfo_t = std::mem::zeroed();
-        libc::sigwaitinfo(set, &mut info)
-    };
-    (signal > 0).then_some(signal)
-}
-
-/// Sleeps until one of `set` arrives or `at` passes; None on time-out or interruption.
-fn wait_until(set: &libc::sigset_t, at: Instant) -> Option<libc::c_int> {
-    let left = at.saturating_duration_since(Instant::now());
-    if left.is_zero() {
-        return None;
-    }
-    let ts = libc::timespec {
-        // At most a day (duration::parse caps --stop-delay): fits time_t on every target.
-        tv_sec: left.as_secs() as _,
-        tv_nsec: left.subsec_nanos() as libc::c_long,
-    };
-    // SAFETY: as in `wait`; sigtimedwait only reads `ts`.
-    let signal = unsafe {
-        let mut info: libc::siginfo_t = std::mem::zeroed();
-        libc::sigtimedwait(set, &mut info, &ts)
-    };
-    (signal > 0).then_some(signal)
-}
-
 /// Reaps every child that has exited (CMD and any orphan re-parented to us); returns CMD's
 /// wait status if CMD was among them.
 fn reap(child: libc::pid_t) -> Option<libc::c_int> {
@@ -224,8 +184,9 @@ fn forward(lines: &Lines, child: libc::pid_t, signal: libc::c_int) {
         // ESRCH: CMD exited and is about to be reaped; its SIGCHLD is on its way.
         if err.raw_os_error() != Some(libc::ESRCH) {
             lines.error(&format!(
-                "cannot forward {} to {child}: {err}",
-                signal_name(signal)
+                "cannot forward {} to {child}: {}",
+                signal_name(signal),
+                text::io_reason(&err)
             ));
         }
     }
