@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 use crate::cli::OutputFormat;
 use crate::text::{cap, clean, CUT_MARKER, MAX_LINE};
 use crate::verdict::{CheckReport, Exit, Fact, Facts, Outcome, Waited};
-use crate::{compat, duration, log_to, poll};
+use crate::{compat, duration, log_to, poll, text};
 
 /// A single check's target or reason is cut to this many bytes.
 const MAX_FIELD: usize = 1536;
@@ -146,10 +146,7 @@ fn emit(outcome: &Outcome, output: &Output, line: String, exit: Exit, until: Ins
                 } else {
                     String::new()
                 };
-                let text = cap(
-                    &clean(&format!("healthprobe: {who}{timings}")),
-                    MAX_LINE - 1,
-                );
+                let text = text::line(&format!("healthprobe: {who}{timings}"));
                 write_bounded(2, format!("{text}\n").as_bytes(), until);
             }
         }
@@ -211,7 +208,7 @@ pub fn print_help(text: &str) -> Exit {
 /// A line of a long-lived mode (`waiting: ...`, `healthprobe run: ...`) on stderr, cleaned and
 /// capped; dropped rather than waited for when stderr has no room.
 pub fn progress(text: &str) {
-    let mut line = cap(&clean(text), MAX_LINE - 1);
+    let mut line = text::line(text);
     line.push('\n');
     write_bounded(2, line.as_bytes(), Instant::now());
 }
@@ -220,7 +217,7 @@ pub fn progress(text: &str) {
 pub fn render(outcome: &Outcome, output: &Output, warning: Option<&str>) -> (String, Exit) {
     if let Some(style) = &output.compat {
         let (line, code) = compat::render(outcome, style);
-        return (cap(&clean(&line), MAX_LINE - 1), Exit::Status(code));
+        return (text::line(&line), Exit::Status(code));
     }
     let line = match output.format {
         OutputFormat::Text => {
@@ -235,7 +232,7 @@ pub fn render(outcome: &Outcome, output: &Output, warning: Option<&str>) -> (Str
         }
         OutputFormat::Json => json_line(outcome, warning),
     };
-    (cap(&clean(&line), MAX_LINE - 1), outcome.exit())
+    (text::line(&line), outcome.exit())
 }
 
 /// The text after `healthy: ` / `unhealthy: ` / `misconfigured: ` for `outcome` (what `wait`
@@ -638,7 +635,7 @@ pub fn install_panic_hook() {
             .unwrap_or_default();
         let line =
             format!("unhealthy: internal error in healthprobe{at}: {what} (please report this)");
-        let mut line = cap(&clean(&line), MAX_LINE - 1);
+        let mut line = text::line(&line);
         line.push('\n');
         write_bounded(
             2,

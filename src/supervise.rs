@@ -30,11 +30,6 @@ use crate::exec::{self, CannotRun, Resolved};
 use crate::signals;
 use crate::text;
 
-/// Cleans and caps one line like every line healthprobe prints.
-fn tidy(line: &str) -> String {
-    text::cap(&text::clean(line), text::MAX_LINE - 1)
-}
-
 /// What `run` waits for: the signals forwarded to CMD, and SIGCHLD (a child ended). SIGTERM
 /// and SIGINT are the stop signals (delayed by `--stop-delay`); the rest go at once.
 const SUPERVISED: [libc::c_int; 8] = [
@@ -267,7 +262,7 @@ impl Lines {
     }
 
     fn write(&self, text: &str) {
-        let mut line = tidy(&format!("healthprobe run: {text}"));
+        let mut line = text::line(&format!("healthprobe run: {text}"));
         line.push('\n');
         let bytes = line.as_bytes();
         let (ptr, len) = (bytes.as_ptr().cast::<libc::c_void>(), bytes.len());
@@ -340,7 +335,7 @@ mod tests {
 
     #[test]
     fn lines_are_cleaned_and_capped() {
-        let line = tidy(&format!("healthprobe run: /app\x1b[2J{}", "x".repeat(9000)));
+        let line = text::line(&format!("healthprobe run: /app\x1b[2J{}", "x".repeat(9000)));
         assert!(line.len() < crate::text::MAX_LINE, "{}", line.len());
         assert!(line.starts_with("healthprobe run: /app\\x1b[2J"), "{line}");
     }

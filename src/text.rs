@@ -55,6 +55,12 @@ pub fn clean(text: &str) -> String {
     out
 }
 
+/// `text` as one output line: [`clean`]ed and [`cap`]ped to [`MAX_LINE`] with room for its
+/// newline.
+pub fn line(text: &str) -> String {
+    cap(&clean(text), MAX_LINE - 1)
+}
+
 /// `text` cut to at most `max` bytes (on a character boundary), marked when cut.
 pub fn cap(text: &str, max: usize) -> String {
     if text.len() <= max {
