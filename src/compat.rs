@@ -37,7 +37,7 @@ pub fn invoked_as_grpc_health_probe(argv0: &OsString) -> bool {
 }
 
 /// What compat mode needs to word its messages like the original.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct Style {
     /// `-addr` as given.
     pub addr: String,
@@ -47,13 +47,37 @@ pub struct Style {
     pub rpc_timeout: Duration,
 }
 
+impl Style {
+    /// The lines `-v` prints before the check, as the original's "parsed options".
+    pub fn parsed_options(&self, tls: bool) -> [String; 3] {
+        [
+            "parsed options:".to_string(),
+            format!(
+                "> addr={} conn_timeout={} rpc_timeout={}",
+                self.addr,
+                go(self.connect_timeout),
+                go(self.rpc_timeout)
+            ),
+            format!("> tls={tls}"),
+        ]
+    }
+}
+
+/// A timeout as Go prints a `time.Duration` (`1s`, `1.5s`, `300ms`).
+fn go(d: Duration) -> String {
+    duration::go_string(GoDuration::positive(d))
+}
+
 /// A parsed compat command line.
 #[derive(Debug)]
 pub enum Parsed {
     /// Run the grpc probe with these arguments and this message style.
     Run {
+        /// The native grpc probe's arguments the flags translate to.
         args: Box<GrpcArgs>,
+        /// How its messages are worded.
         style: Style,
+        /// `-v`: print the parsed options and the per-phase timings.
         verbose: bool,
     },
     /// `-version`: print this on stdout and exit 0.
@@ -404,10 +428,9 @@ pub fn render(outcome: &Outcome, style: &Style) -> (String, u8) {
 }
 
 fn render_failure(failure: &Failure, style: &Style) -> (String, u8) {
-    let human = |d: Duration| duration::go_string(GoDuration::positive(d));
     match failure.phase {
         Phase::Resolve | Phase::Connect | Phase::Tls if failure.timed_out => (
-            format!("timeout: failed to connect service {:?} within {}", style.addr, human(style.connect_timeout)),
+            format!("timeout: failed to connect service {:?} within {}", style.addr, go(style.connect_timeout)),
             EXIT_CONNECTION_FAILURE,
         ),
         Phase::Resolve | Phase::Connect | Phase::Tls => {
@@ -418,7 +441,7 @@ fn render_failure(failure: &Failure, style: &Style) -> (String, u8) {
             (format!("service unhealthy (responded with {status:?})"), EXIT_UNHEALTHY)
         }
         _ if failure.timed_out => {
-            (format!("timeout: health rpc did not complete within {}", human(style.rpc_timeout)), EXIT_RPC_FAILURE)
+            (format!("timeout: health rpc did not complete within {}", go(style.rpc_timeout)), EXIT_RPC_FAILURE)
         }
         _ if failure.fact_str("grpc_status") == Some("UNIMPLEMENTED") => (
             "error: this server does not implement the grpc health protocol (grpc.health.v1.Health)".into(),

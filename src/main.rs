@@ -197,11 +197,6 @@ fn grpc_health_probe(start: Instant, args: &[OsString]) -> Exit {
         .iter()
         .map(|a| a.to_string_lossy().into_owned())
         .collect();
-    let no_style = || compat::Style {
-        addr: String::new(),
-        connect_timeout: Duration::ZERO,
-        rpc_timeout: Duration::ZERO,
-    };
     match compat::parse(&args) {
         compat::Parsed::Print(text) => report::print_help(&text),
         compat::Parsed::Usage(text) => {
@@ -210,7 +205,7 @@ fn grpc_health_probe(start: Instant, args: &[OsString]) -> Exit {
         }
         compat::Parsed::Invalid(message) => report::finish(
             &Outcome::misconfigured(Misconfig(message)),
-            &compat_output(no_style(), false),
+            &compat_output(compat::Style::default(), false),
             start + DEFAULT_TIMEOUT,
         ),
         compat::Parsed::Run {
@@ -219,14 +214,9 @@ fn grpc_health_probe(start: Instant, args: &[OsString]) -> Exit {
             verbose,
         } => {
             if verbose {
-                report::progress("parsed options:");
-                report::progress(&format!(
-                    "> addr={} conn_timeout={} rpc_timeout={}",
-                    style.addr,
-                    duration::go_string(duration::GoDuration::positive(style.connect_timeout)),
-                    duration::go_string(duration::GoDuration::positive(style.rpc_timeout))
-                ));
-                report::progress(&format!("> tls={}", args.tls));
+                for line in style.parsed_options(args.tls) {
+                    report::progress(&line);
+                }
             }
             let total = style.connect_timeout.saturating_add(style.rpc_timeout);
             let deadline = Deadline::new(start, total);
