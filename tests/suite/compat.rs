@@ -510,3 +510,25 @@ fn the_line_reaches_a_log_through_healthprobe_log_to() {
         "{logged}"
     );
 }
+
+#[test]
+fn verbose_prints_the_parsed_options_first() {
+    // grpc-health-probe -v starts with its parsed options, durations in Go's notation.
+    let run = grpc_health_probe(&[
+        "-addr=127.0.0.1:1",
+        "-connect-timeout=1500ms",
+        "-rpc-timeout=2s",
+        "-v",
+    ]);
+    assert_eq!(run.code, 2, "{run:#?}");
+    let lines: Vec<&str> = run.stderr.lines().collect();
+    assert_eq!(
+        lines[..3],
+        [
+            "parsed options:",
+            "> addr=127.0.0.1:1 conn_timeout=1.5s rpc_timeout=2s",
+            "> tls=false",
+        ],
+        "{run:#?}"
+    );
+}
