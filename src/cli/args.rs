@@ -388,13 +388,12 @@ static GRPC_FLAGS: [Flag; 6] = [
 pub static GRPC: Spec = Spec {
     name: "grpc",
     about: "gRPC health check (grpc.health.v1.Health/Check); healthy only when SERVING",
-    after: "ADDR: host:port, [::1]:port, :port or PORT (127.0.0.1), dns:///host:port,\n\
-            unix:///path or unix:path.\n\
-            Example: healthprobe grpc :9090 --service orders --service payments",
+    after: "Example: healthprobe grpc :9090 --service orders --service payments",
     positional: Some(Positional {
         name: "ADDR",
         env: "HEALTHPROBE_ADDR",
-        help: "Server address: HOST:PORT, [IPv6]:PORT, PORT (for 127.0.0.1), unix:///PATH, or a \
+        help: "Server address: HOST:PORT, [IPv6]:PORT, PORT (for 127.0.0.1), unix:///PATH or \
+               unix:PATH, or a \
                gRPC target: dns:///HOST:PORT, passthrough:///HOST:PORT, ipv4:IP:PORT, \
                ipv6:[IP]:PORT. PORT may be a name from /etc/services (e.g. https).",
     }),
@@ -612,8 +611,8 @@ pub static POSTGRES: Spec = Spec {
     positional: Some(Positional {
         name: "ADDR",
         env: "HEALTHPROBE_ADDR",
-        help: "Server: HOST:PORT, HOST (port 5432), PORT (127.0.0.1), or a unix socket (its path, \
-               or the directory holding .s.PGSQL.5432)",
+        help: "Server: HOST:PORT, HOST (port 5432), PORT (127.0.0.1), or a unix socket (its \
+               /path or unix:PATH, or the directory holding .s.PGSQL.5432)",
     }),
     trailing: None,
     flags: &[&POSTGRES_FLAGS, &TLS_FLAGS],
