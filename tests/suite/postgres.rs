@@ -126,6 +126,16 @@ fn a_unix_socket_file_works() {
     let file = trust.dir.join(format!(".s.PGSQL.{}", trust.port));
     run_with(Command::new(crate::common::bin()).args(["postgres", file.to_str().unwrap()]))
         .expect(0, "accepting connections (no password needed)");
+    run_with(
+        Command::new(crate::common::bin()).args(["postgres", &format!("unix:{}", file.display())]),
+    )
+    .expect(0, "accepting connections (no password needed)");
+    // A directory means its .s.PGSQL.5432, as pg_isready -h DIR does (the fixture listens on
+    // another port, so a directory whose .s.PGSQL.5432 links to its socket stands in).
+    let dir = crate::common::TempDir::new("pg-socket-dir");
+    std::os::unix::fs::symlink(&file, dir.join(".s.PGSQL.5432")).unwrap();
+    run_with(Command::new(crate::common::bin()).args(["postgres", dir.0.to_str().unwrap()]))
+        .expect(0, "accepting connections (no password needed)");
     let missing = trust.dir.join("nosuch/.s.PGSQL.5432");
     run_with(Command::new(crate::common::bin()).args(["postgres", missing.to_str().unwrap()]))
         .expect(1, "connect: not found");
