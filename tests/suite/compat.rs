@@ -270,33 +270,14 @@ fn grpc_target_uris_and_named_ports() {
 /// An empty root holding the static binary at /healthprobe, a `grpc_health_probe` symlink to
 /// it and `files`; None (with the reason printed) when not root, as chroot needs.
 fn compat_root(files: &[(&str, String)]) -> Option<TempDir> {
-    if !crate::common::is_root() {
-        eprintln!("skipped: chroot needs root (run the suite as root, as CI does)");
-        return None;
-    }
-    let bin = std::env::var_os("HEALTHPROBE_STATIC_BIN").expect(
-        "HEALTHPROBE_STATIC_BIN is not set: run tests/run.sh, which builds the static musl binary",
-    );
-    let root = TempDir::new("compat-root");
-    crate::common::copy_executable(bin, root.join("healthprobe"));
+    let root = crate::common::empty_root("compat-root", files)?;
     std::os::unix::fs::symlink("healthprobe", root.join("grpc_health_probe")).unwrap();
-    for (path, text) in files {
-        let path = root.join(path);
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(path, text).unwrap();
-    }
     Some(root)
 }
 
 /// Runs `/grpc_health_probe args` chrooted into `root`, with an empty environment.
 fn chrooted(root: &TempDir, args: &[&str]) -> Run {
-    run_with(
-        Command::new("/usr/sbin/chroot")
-            .arg(&root.0)
-            .arg("/grpc_health_probe")
-            .args(args)
-            .env_clear(),
-    )
+    run_with(crate::common::chroot_command(root, "/grpc_health_probe").args(args))
 }
 
 #[test]

@@ -778,37 +778,18 @@ fn memory_threads_and_descriptors_stay_flat_over_thousands_of_attempts() {
 
 #[test]
 fn in_an_empty_root_it_waits_for_a_file_then_runs_a_static_program() {
-    if !is_root() {
-        eprintln!("skipped: chroot needs root (CI runs as root)");
+    let Some(root) = crate::common::empty_root("wait-root", &[]) else {
         return;
-    }
-    let root = TempDir::new("wait-root");
-    let static_bin = std::env::var_os("HEALTHPROBE_STATIC_BIN")
-        .map(PathBuf::from)
-        .expect("HEALTHPROBE_STATIC_BIN");
-    crate::common::copy_executable(static_bin, root.join("healthprobe"));
+    };
     crate::common::copy_executable(static_program("showself"), root.join("app"));
     let ready = root.join("ready");
     thread::spawn(move || {
         thread::sleep(Duration::from_millis(400));
         std::fs::write(ready, "").unwrap();
     });
-    let run = run_with(
-        Command::new("/usr/sbin/chroot")
-            .arg(&root.0)
-            .args([
-                "/healthprobe",
-                "wait",
-                "--every",
-                "50ms",
-                "file",
-                "/ready",
-                "--",
-                "/app",
-                "x",
-            ])
-            .env_clear(),
-    );
+    let run = run_with(crate::common::chroot_command(&root, "/healthprobe").args([
+        "wait", "--every", "50ms", "file", "/ready", "--", "/app", "x",
+    ]));
     assert_eq!(run.code, 0, "{run:#?}");
     let mut lines = run.stdout.lines();
     assert!(
