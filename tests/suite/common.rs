@@ -467,6 +467,24 @@ pub fn chroot_command(root: &TempDir, prog: &str) -> Command {
     cmd
 }
 
+/// `/proc/<pid>/status` field `name` (e.g. `SigIgn`, `RssAnon`, `Threads`), trimmed; None
+/// when the process or the field is not there.
+pub fn status_field(pid: u32, name: &str) -> Option<String> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    text.lines().find_map(|l| {
+        l.strip_prefix(name)?
+            .strip_prefix(':')
+            .map(|v| v.trim().to_string())
+    })
+}
+
+/// A signal mask from `/proc/<pid>/status` (`SigBlk`, `SigIgn`, ...) as a number; fails the
+/// test when it is not there.
+pub fn mask(pid: u32, name: &str) -> u64 {
+    let text = status_field(pid, name).unwrap_or_else(|| panic!("no {name} for {pid}"));
+    u64::from_str_radix(&text, 16).expect("hex mask")
+}
+
 /// A test CA, a server certificate it signed (for `localhost` and 127.0.0.1), and a client
 /// certificate it signed (for mutual TLS).
 pub struct Certs {
