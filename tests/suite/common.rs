@@ -485,6 +485,16 @@ pub fn mask(pid: u32, name: &str) -> u64 {
     u64::from_str_radix(&text, 16).expect("hex mask")
 }
 
+/// A command running the binary under test through a symlink called `name` (say
+/// `grpc_health_probe`: compatibility mode), and the directory holding the link, which must
+/// outlive the command's start.
+pub fn compat_command(name: &str) -> (TempDir, Command) {
+    let dir = TempDir::new("compat");
+    let link = dir.join(name);
+    std::os::unix::fs::symlink(bin(), &link).expect("symlink the binary under test");
+    (dir, Command::new(link))
+}
+
 /// A test CA, a server certificate it signed (for `localhost` and 127.0.0.1), and a client
 /// certificate it signed (for mutual TLS).
 pub struct Certs {

@@ -5,7 +5,8 @@
 //! as connection failures (2), Go durations, text passed through literally, `-h` exiting 1.
 
 use crate::common::{
-    closed_port, http_server, make_certs, run_with, silent_server, Peer, Run, Server, TempDir,
+    closed_port, compat_command, http_server, make_certs, run_with, silent_server, Peer, Run,
+    Server, TempDir,
 };
 use std::process::{Command, Stdio};
 use std::sync::{mpsc, Mutex};
@@ -13,10 +14,8 @@ use std::time::{Duration, Instant};
 
 /// Runs the binary through a symlink called `name`.
 fn probe_as(name: &str, args: &[&str]) -> Run {
-    let dir = TempDir::new("compat");
-    let link = dir.join(name);
-    std::os::unix::fs::symlink(crate::common::bin(), &link).unwrap();
-    run_with(Command::new(&link).args(args))
+    let (_dir, mut cmd) = compat_command(name);
+    run_with(cmd.args(args))
 }
 
 fn grpc_health_probe(args: &[&str]) -> Run {
@@ -188,10 +187,8 @@ fn sigterm_while_connecting_is_a_connection_failure() {
         std::thread::sleep(Duration::from_secs(20));
         drop(conn);
     });
-    let dir = TempDir::new("compat-sigterm");
-    let link = dir.join("grpc_health_probe");
-    std::os::unix::fs::symlink(crate::common::bin(), &link).unwrap();
-    let child = Command::new(&link)
+    let (_dir, mut cmd) = compat_command("grpc_health_probe");
+    let child = cmd
         .args(["-addr", &server.hostport(), "-connect-timeout", "20s"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -365,12 +362,9 @@ fn text_reaches_the_server_literally() {
     );
     let header = "x-literal: ${HEALTHPROBE_TEST_X}$$";
     let agent = "ua-$$-${HEALTHPROBE_TEST_X}";
-    let dir = TempDir::new("compat-literal");
-    let link = dir.join("grpc_health_probe");
-    std::os::unix::fs::symlink(crate::common::bin(), &link).unwrap();
+    let (_dir, mut cmd) = compat_command("grpc_health_probe");
     let run = run_with(
-        Command::new(&link)
-            .args(["-addr", &peer.hostport(), "-rpc-header", header])
+        cmd.args(["-addr", &peer.hostport(), "-rpc-header", header])
             .args(["-user-agent", agent])
             .env("HEALTHPROBE_TEST_X", "expanded"),
     );
@@ -474,16 +468,10 @@ fn help_exits_1_on_stderr_and_version_0_on_stdout() {
 #[test]
 fn the_line_reaches_a_log_through_healthprobe_log_to() {
     // grpc-health-probe has no such flag; on ECS the copy of the line is asked for by variable.
-    let dir = TempDir::new("compat-log");
+    let (dir, mut cmd) = compat_command("grpc_health_probe");
     let log = dir.join("log");
-    let link = dir.join("grpc_health_probe");
-    std::os::unix::fs::symlink(crate::common::bin(), &link).unwrap();
     let addr = format!("-addr=127.0.0.1:{}", closed_port());
-    let run = run_with(
-        Command::new(&link)
-            .env("HEALTHPROBE_LOG_TO", &log)
-            .arg(&addr),
-    );
+    let run = run_with(cmd.env("HEALTHPROBE_LOG_TO", &log).arg(&addr));
     assert_eq!(run.code, 2, "{run:#?}");
     let logged = std::fs::read_to_string(&log).unwrap();
     assert!(

@@ -459,11 +459,8 @@ fn typos_get_a_suggestion() {
 
 #[test]
 fn compat_verbose_with_a_closed_stderr_keeps_its_exit_code() {
-    let dir = TempDir::new("compat-v");
-    let link = dir.join("grpc_health_probe");
-    std::os::unix::fs::symlink(bin(), &link).unwrap();
+    let (_dir, mut cmd) = crate::common::compat_command("grpc_health_probe");
     let addr = format!("-addr=127.0.0.1:{}", closed_port());
-    let mut cmd = Command::new(&link);
     cmd.args(["-v", &addr]).stdout(Stdio::null());
     // SAFETY: the closure only calls close(2), which is async-signal-safe.
     unsafe {
