@@ -428,6 +428,73 @@ pub fn is_root() -> bool {
         .unwrap_or(false)
 }
 
+/// The static musl build (`HEALTHPROBE_STATIC_BIN`, which tests/run.sh builds and sets): what
+/// goes into empty roots and images, and what the size cap is measured on.
+pub fn static_bin() -> PathBuf {
+    std::env::var_os("HEALTHPROBE_STATIC_BIN").map(PathBuf::from).expect(
+        "HEALTHPROBE_STATIC_BIN is not set: run tests/run.sh, which builds the static musl binary",
+    )
+}
+
+/// An empty root for chroot, as in a `FROM scratch` image: the static binary at /healthprobe
+/// and `files` (paths relative to the root, with their text), nothing else. None, with the
+/// reason printed, when not root (chroot needs it): the caller's test is skipped.
+pub fn empty_root(tag: &str, files: &[(&str, String)]) -> Option<TempDir> {
+    if !is_root() {
+        eprintln!("skipped: chroot needs root (run the suite as root, as CI does)");
+        return None;
+    }
+    let root = TempDir::new(tag);
+    copy_executable(static_bin(), root.join("healthprobe"));
+    for (path, text) in files {
+        let path = root.join(path);
+        std::fs::create_dir_all(path.parent().expect("a path inside the root"))
+            .expect("create a directory in the root");
+        std::fs::write(&path, text).expect("write a file in the root");
+    }
+    Some(root)
+}
+
+/// `chroot ROOT PROG` with an empty environment. chroot is found by its path, as there is no
+/// PATH once the environment is cleared.
+pub fn chroot_command(root: &TempDir, prog: &str) -> Command {
+    let chroot = ["/usr/sbin/chroot", "/usr/bin/chroot", "/sbin/chroot"]
+        .into_iter()
+        .find(|p| Path::new(p).exists())
+        .expect("chroot (coreutils) not found");
+    let mut cmd = Command::new(chroot);
+    cmd.arg(&root.0).arg(prog).env_clear();
+    cmd
+}
+
+/// `/proc/<pid>/status` field `name` (e.g. `SigIgn`, `RssAnon`, `Threads`), trimmed; None
+/// when the process or the field is not there.
+pub fn status_field(pid: u32, name: &str) -> Option<String> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    text.lines().find_map(|l| {
+        l.strip_prefix(name)?
+            .strip_prefix(':')
+            .map(|v| v.trim().to_string())
+    })
+}
+
+/// A signal mask from `/proc/<pid>/status` (`SigBlk`, `SigIgn`, ...) as a number; fails the
+/// test when it is not there.
+pub fn mask(pid: u32, name: &str) -> u64 {
+    let text = status_field(pid, name).unwrap_or_else(|| panic!("no {name} for {pid}"));
+    u64::from_str_radix(&text, 16).expect("hex mask")
+}
+
+/// A command running the binary under test through a symlink called `name` (say
+/// `grpc_health_probe`: compatibility mode), and the directory holding the link, which must
+/// outlive the command's start.
+pub fn compat_command(name: &str) -> (TempDir, Command) {
+    let dir = TempDir::new("compat");
+    let link = dir.join(name);
+    std::os::unix::fs::symlink(bin(), &link).expect("symlink the binary under test");
+    (dir, Command::new(link))
+}
+
 /// A test CA, a server certificate it signed (for `localhost` and 127.0.0.1), and a client
 /// certificate it signed (for mutual TLS).
 pub struct Certs {

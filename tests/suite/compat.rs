@@ -5,7 +5,8 @@
 //! as connection failures (2), Go durations, text passed through literally, `-h` exiting 1.
 
 use crate::common::{
-    closed_port, http_server, make_certs, run_with, silent_server, Peer, Run, Server, TempDir,
+    closed_port, compat_command, http_server, make_certs, run_with, silent_server, Peer, Run,
+    Server, TempDir,
 };
 use std::process::{Command, Stdio};
 use std::sync::{mpsc, Mutex};
@@ -13,10 +14,8 @@ use std::time::{Duration, Instant};
 
 /// Runs the binary through a symlink called `name`.
 fn probe_as(name: &str, args: &[&str]) -> Run {
-    let dir = TempDir::new("compat");
-    let link = dir.join(name);
-    std::os::unix::fs::symlink(crate::common::bin(), &link).unwrap();
-    run_with(Command::new(&link).args(args))
+    let (_dir, mut cmd) = compat_command(name);
+    run_with(cmd.args(args))
 }
 
 fn grpc_health_probe(args: &[&str]) -> Run {
@@ -188,10 +187,8 @@ fn sigterm_while_connecting_is_a_connection_failure() {
         std::thread::sleep(Duration::from_secs(20));
         drop(conn);
     });
-    let dir = TempDir::new("compat-sigterm");
-    let link = dir.join("grpc_health_probe");
-    std::os::unix::fs::symlink(crate::common::bin(), &link).unwrap();
-    let child = Command::new(&link)
+    let (_dir, mut cmd) = compat_command("grpc_health_probe");
+    let child = cmd
         .args(["-addr", &server.hostport(), "-connect-timeout", "20s"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -270,33 +267,14 @@ fn grpc_target_uris_and_named_ports() {
 /// An empty root holding the static binary at /healthprobe, a `grpc_health_probe` symlink to
 /// it and `files`; None (with the reason printed) when not root, as chroot needs.
 fn compat_root(files: &[(&str, String)]) -> Option<TempDir> {
-    if !crate::common::is_root() {
-        eprintln!("skipped: chroot needs root (run the suite as root, as CI does)");
-        return None;
-    }
-    let bin = std::env::var_os("HEALTHPROBE_STATIC_BIN").expect(
-        "HEALTHPROBE_STATIC_BIN is not set: run tests/run.sh, which builds the static musl binary",
-    );
-    let root = TempDir::new("compat-root");
-    crate::common::copy_executable(bin, root.join("healthprobe"));
+    let root = crate::common::empty_root("compat-root", files)?;
     std::os::unix::fs::symlink("healthprobe", root.join("grpc_health_probe")).unwrap();
-    for (path, text) in files {
-        let path = root.join(path);
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(path, text).unwrap();
-    }
     Some(root)
 }
 
 /// Runs `/grpc_health_probe args` chrooted into `root`, with an empty environment.
 fn chrooted(root: &TempDir, args: &[&str]) -> Run {
-    run_with(
-        Command::new("/usr/sbin/chroot")
-            .arg(&root.0)
-            .arg("/grpc_health_probe")
-            .args(args)
-            .env_clear(),
-    )
+    run_with(crate::common::chroot_command(root, "/grpc_health_probe").args(args))
 }
 
 #[test]
@@ -384,12 +362,9 @@ fn text_reaches_the_server_literally() {
     );
     let header = "x-literal: ${HEALTHPROBE_TEST_X}$$";
     let agent = "ua-$$-${HEALTHPROBE_TEST_X}";
-    let dir = TempDir::new("compat-literal");
-    let link = dir.join("grpc_health_probe");
-    std::os::unix::fs::symlink(crate::common::bin(), &link).unwrap();
+    let (_dir, mut cmd) = compat_command("grpc_health_probe");
     let run = run_with(
-        Command::new(&link)
-            .args(["-addr", &peer.hostport(), "-rpc-header", header])
+        cmd.args(["-addr", &peer.hostport(), "-rpc-header", header])
             .args(["-user-agent", agent])
             .env("HEALTHPROBE_TEST_X", "expanded"),
     );
@@ -493,16 +468,10 @@ fn help_exits_1_on_stderr_and_version_0_on_stdout() {
 #[test]
 fn the_line_reaches_a_log_through_healthprobe_log_to() {
     // grpc-health-probe has no such flag; on ECS the copy of the line is asked for by variable.
-    let dir = TempDir::new("compat-log");
+    let (dir, mut cmd) = compat_command("grpc_health_probe");
     let log = dir.join("log");
-    let link = dir.join("grpc_health_probe");
-    std::os::unix::fs::symlink(crate::common::bin(), &link).unwrap();
     let addr = format!("-addr=127.0.0.1:{}", closed_port());
-    let run = run_with(
-        Command::new(&link)
-            .env("HEALTHPROBE_LOG_TO", &log)
-            .arg(&addr),
-    );
+    let run = run_with(cmd.env("HEALTHPROBE_LOG_TO", &log).arg(&addr));
     assert_eq!(run.code, 2, "{run:#?}");
     let logged = std::fs::read_to_string(&log).unwrap();
     assert!(

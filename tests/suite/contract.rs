@@ -2,12 +2,15 @@
 //! exit on time — whatever stdout, stderr, the `--log-to` file system or the process limits
 //! do; usage and `${NAME}` errors in JSON when asked, and in the `--log-to` file.
 
-use crate::common::{bin, closed_port, http_server, is_root, poll, run_with, Run, TempDir};
+use crate::common::{
+    bin, chroot_command, closed_port, empty_root, http_server, is_root, poll, run_with, Run,
+    TempDir,
+};
 use serde_json::Value;
 use std::io::Write;
 use std::os::fd::{FromRawFd, OwnedFd};
 use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -251,17 +254,16 @@ fn without_a_watchdog_thread_nothing_runs_unbounded() {
     );
 }
 
-/// Runs the static binary alone in an empty root (no /dev/null either), with fds 0..`close`
-/// closed, and returns (exit code, stderr) — stderr is read only when it stays open.
-fn closed_stdio_in_empty_root(close: &[i32], args: &[&str]) -> (Option<i32>, String) {
-    let root = TempDir::new("closed");
-    let static_bin = std::env::var_os("HEALTHPROBE_STATIC_BIN")
-        .map(PathBuf::from)
-        .expect("HEALTHPROBE_STATIC_BIN (set by tests/run.sh)");
-    crate::common::copy_executable(static_bin, root.join("healthprobe"));
+/// Runs the static binary alone in the empty `root` (no /dev/null either), with fds
+/// 0..`close` closed, and returns (exit code, stderr) — stderr is read only when it stays open.
+fn closed_stdio_in_empty_root(
+    root: &TempDir,
+    close: &[i32],
+    args: &[&str],
+) -> (Option<i32>, String) {
     let close = close.to_vec();
-    let mut cmd = Command::new("/usr/sbin/chroot");
-    cmd.arg(&root.0).arg("/healthprobe").args(args).env_clear();
+    let mut cmd = chroot_command(root, "/healthprobe");
+    cmd.args(args);
     cmd.stderr(Stdio::piped());
     // SAFETY: the closure only calls close(2), which is async-signal-safe.
     unsafe {
@@ -281,24 +283,23 @@ fn closed_stdio_in_empty_root(close: &[i32], args: &[&str]) -> (Option<i32>, Str
 
 #[test]
 fn closed_stdio_in_a_root_without_dev_null_keeps_the_exit_codes() {
-    if !is_root() {
-        eprintln!("skipped: chroot needs root (CI runs as root)");
+    let Some(root) = empty_root("closed", &[]) else {
         return;
-    }
+    };
     let server = http_server(200, "ok");
     let port = closed_port().to_string();
     let url = format!("http://127.0.0.1:{}/", server.port());
-    let (code, _) = closed_stdio_in_empty_root(&[0, 1, 2], &["http", &url]);
+    let (code, _) = closed_stdio_in_empty_root(&root, &[0, 1, 2], &["http", &url]);
     assert_eq!(code, Some(0), "healthy with every standard fd closed");
-    let (code, _) = closed_stdio_in_empty_root(&[0, 1, 2], &["tcp", &port]);
+    let (code, _) = closed_stdio_in_empty_root(&root, &[0, 1, 2], &["tcp", &port]);
     assert_eq!(code, Some(1), "unhealthy with every standard fd closed");
-    let (code, stderr) = closed_stdio_in_empty_root(&[0, 1], &["tcp", &port]);
+    let (code, stderr) = closed_stdio_in_empty_root(&root, &[0, 1], &["tcp", &port]);
     assert_eq!(code, Some(1));
     assert!(
         stderr.starts_with("unhealthy: 127.0.0.1:") && stderr.lines().count() == 1,
         "{stderr}"
     );
-    let (code, _) = closed_stdio_in_empty_root(&[0, 1, 2], &["tcp", "x:0"]);
+    let (code, _) = closed_stdio_in_empty_root(&root, &[0, 1, 2], &["tcp", "x:0"]);
     assert_eq!(code, Some(64));
 }
 
@@ -458,11 +459,8 @@ fn typos_get_a_suggestion() {
 
 #[test]
 fn compat_verbose_with_a_closed_stderr_keeps_its_exit_code() {
-    let dir = TempDir::new("compat-v");
-    let link = dir.join("grpc_health_probe");
-    std::os::unix::fs::symlink(bin(), &link).unwrap();
+    let (_dir, mut cmd) = crate::common::compat_command("grpc_health_probe");
     let addr = format!("-addr=127.0.0.1:{}", closed_port());
-    let mut cmd = Command::new(&link);
     cmd.args(["-v", &addr]).stdout(Stdio::null());
     // SAFETY: the closure only calls close(2), which is async-signal-safe.
     unsafe {

@@ -8,7 +8,7 @@
 //! returns None, printing why, only when not root or when Docker is not installed.
 
 use crate::common::{is_root, TempDir};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -201,10 +201,7 @@ impl Drop for Docker {
 /// A build context with the static healthprobe and the test app, both at the root.
 pub fn context() -> TempDir {
     let ctx = TempDir::new("ctx");
-    let bin = std::env::var_os("HEALTHPROBE_STATIC_BIN")
-        .map(PathBuf::from)
-        .expect("HEALTHPROBE_STATIC_BIN is not set: run tests/run.sh, which builds the static musl binary");
-    crate::common::copy_executable(bin, ctx.join("healthprobe"));
+    crate::common::copy_executable(crate::common::static_bin(), ctx.join("healthprobe"));
     crate::common::copy_executable(crate::common::static_program("app"), ctx.join("app"));
     ctx
 }

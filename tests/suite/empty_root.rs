@@ -4,42 +4,18 @@
 //! Needs root (chroot) and the static build: tests/run.sh builds it and sets
 //! HEALTHPROBE_STATIC_BIN. Skipped, with the reason printed, only when not root.
 
-use crate::common::{closed_port, http_server, is_root, run_with, TempDir};
-use std::path::PathBuf;
-use std::process::Command;
+use crate::common::{chroot_command, closed_port, empty_root, http_server, run_with, TempDir};
 use std::time::Duration;
 
-/// An empty directory holding only the static binary at /healthprobe, or None to skip.
-fn empty_root() -> Option<TempDir> {
-    if !is_root() {
-        eprintln!("skipped: chroot needs root (run the suite as root, as CI does)");
-        return None;
-    }
-    let bin = std::env::var_os("HEALTHPROBE_STATIC_BIN").map(PathBuf::from).expect(
-        "HEALTHPROBE_STATIC_BIN is not set: run tests/run.sh, which builds the static musl binary",
-    );
-    let root = TempDir::new("root");
-    crate::common::copy_executable(&bin, root.join("healthprobe"));
-    Some(root)
-}
-
-/// The chroot program, by its path: the environment is cleared (no PATH either).
-fn chroot_program() -> &'static str {
-    ["/usr/sbin/chroot", "/usr/bin/chroot", "/sbin/chroot"]
-        .into_iter()
-        .find(|p| std::path::Path::new(p).exists())
-        .expect("chroot (coreutils) not found")
-}
-
 fn chroot(root: &TempDir, args: &[&str]) -> crate::common::Run {
-    let mut cmd = Command::new(chroot_program());
-    cmd.arg(&root.0).arg("/healthprobe").args(args).env_clear();
-    run_with(&mut cmd)
+    run_with(chroot_command(root, "/healthprobe").args(args))
 }
 
 #[test]
 fn root_holds_nothing_but_the_binary() {
-    let Some(root) = empty_root() else { return };
+    let Some(root) = empty_root("root", &[]) else {
+        return;
+    };
     let entries: Vec<_> = std::fs::read_dir(&root.0)
         .unwrap()
         .map(|e| e.unwrap().file_name())
@@ -49,7 +25,9 @@ fn root_holds_nothing_but_the_binary() {
 
 #[test]
 fn http_and_tcp_to_localhost_work_without_etc_hosts() {
-    let Some(root) = empty_root() else { return };
+    let Some(root) = empty_root("root", &[]) else {
+        return;
+    };
     let server = http_server(200, "ok");
     let port = server.port();
     chroot(
@@ -67,7 +45,9 @@ fn http_and_tcp_to_localhost_work_without_etc_hosts() {
 
 #[test]
 fn grpc_and_file_run_in_the_empty_root() {
-    let Some(root) = empty_root() else { return };
+    let Some(root) = empty_root("root", &[]) else {
+        return;
+    };
     let peer = crate::common::Peer::python("grpc_health_server.py", &["--set", "=SERVING"]);
     chroot(&root, &["grpc", &format!("localhost:{}", peer.port)]).expect(0, "SERVING");
     chroot(&root, &["file", "/healthprobe"]).expect(0, "exists");
@@ -79,7 +59,9 @@ fn https_verifies_certificates_without_a_ca_bundle() {
     // No /etc/ssl here. The probe must still complete a handshake and verify the chain
     // against the roots compiled into the binary: a certificate from our own test CA is
     // then rejected for its issuer, not for a missing CA bundle — and the line says so.
-    let Some(root) = empty_root() else { return };
+    let Some(root) = empty_root("root", &[]) else {
+        return;
+    };
     let dir = TempDir::new("root-certs");
     let certs = crate::common::make_certs(&dir);
     let peer = crate::common::Peer::python(
@@ -107,7 +89,9 @@ fn install(root: &TempDir, path: &str, text: &[u8]) {
 fn https_and_grpc_trust_the_images_ca_bundle() {
     // A distroless-like image whose bundle has the company CA appended: grpc-health-probe
     // (Go's SystemCertPool) trusts it, and so must http, grpc and compatibility mode.
-    let Some(root) = empty_root() else { return };
+    let Some(root) = empty_root("root", &[]) else {
+        return;
+    };
     let dir = TempDir::new("root-bundle");
     let certs = crate::common::make_certs(&dir);
     let (cert, key) = (certs.cert.to_str().unwrap(), certs.key.to_str().unwrap());
@@ -130,13 +114,11 @@ fn https_and_grpc_trust_the_images_ca_bundle() {
         &["grpc", &format!("localhost:{}", grpc.port), "--tls"],
     )
     .expect(0, "SERVING");
-    let mut cmd = Command::new(chroot_program());
-    cmd.arg(&root.0)
-        .arg("/grpc_health_probe")
-        .arg(format!("-addr=localhost:{}", grpc.port))
-        .arg("-tls")
-        .env_clear();
-    let run = run_with(&mut cmd);
+    let run = run_with(
+        chroot_command(&root, "/grpc_health_probe")
+            .arg(format!("-addr=localhost:{}", grpc.port))
+            .arg("-tls"),
+    );
     assert_eq!(run.code, 0, "grpc_health_probe -tls: {run:#?}");
     assert!(run.stderr.contains("SERVING"), "{run:#?}");
 }
@@ -144,7 +126,9 @@ fn https_and_grpc_trust_the_images_ca_bundle() {
 #[test]
 fn every_usual_ca_location_is_read() {
     // Go's bundle list (crypto/x509/root_linux.go) and its directories, one image each.
-    let Some(_) = empty_root() else { return };
+    let Some(_) = empty_root("root", &[]) else {
+        return;
+    };
     let dir = TempDir::new("root-paths");
     let certs = crate::common::make_certs(&dir);
     let ca = std::fs::read(&certs.ca).unwrap();
@@ -162,14 +146,18 @@ fn every_usual_ca_location_is_read() {
         "/etc/ssl/certs/company-ca.pem",
         "/etc/pki/tls/certs/company-ca.pem",
     ] {
-        let Some(root) = empty_root() else { return };
+        let Some(root) = empty_root("root", &[]) else {
+            return;
+        };
         install(&root, path, &ca);
         let run = chroot(&root, &["http", &url]);
         assert_eq!(run.code, 0, "CA at {path}: {run:#?}");
     }
     // The first bundle found is the one read, as in Go: an empty Debian bundle hides the
     // Alpine one, but not the directory.
-    let Some(root) = empty_root() else { return };
+    let Some(root) = empty_root("root", &[]) else {
+        return;
+    };
     install(&root, "/etc/ssl/certs/ca-certificates.crt", b"");
     install(&root, "/etc/ssl/cert.pem", &ca);
     chroot(&root, &["http", &url]).expect(1, "unknown authority");
@@ -180,7 +168,9 @@ fn every_usual_ca_location_is_read() {
 #[test]
 fn a_resolver_that_is_not_there_cannot_outlast_the_deadline() {
     // No /etc/resolv.conf: musl asks 127.0.0.1:53 and may wait ~5 s; the watchdog ends the run.
-    let Some(root) = empty_root() else { return };
+    let Some(root) = empty_root("root", &[]) else {
+        return;
+    };
     let run = chroot(
         &root,
         &["--timeout", "1s", "http", "http://service.invalid./"],
@@ -199,7 +189,9 @@ fn a_resolver_that_is_not_there_cannot_outlast_the_deadline() {
 /// results and the hung one is timed out in its own phase.
 #[test]
 fn a_resolver_that_never_answers_is_cut_at_the_deadline_by_the_watchdog() {
-    let Some(root) = empty_root() else { return };
+    let Some(root) = empty_root("root", &[]) else {
+        return;
+    };
     let dns = match std::net::UdpSocket::bind("127.0.0.2:53") {
         Ok(socket) => socket,
         Err(e) => panic!("bind 127.0.0.2:53 for the silent resolver: {e}"),
@@ -254,7 +246,9 @@ fn a_resolver_that_never_answers_is_cut_at_the_deadline_by_the_watchdog() {
 
 #[test]
 fn the_datastore_probes_and_tcp_conversations_run_in_the_empty_root() {
-    let Some(root) = empty_root() else { return };
+    let Some(root) = empty_root("root", &[]) else {
+        return;
+    };
     let pg = crate::servers::pg_trust();
     chroot(&root, &["postgres", &format!("localhost:{}", pg.port)])
         .expect(0, "accepting connections");

@@ -3,10 +3,9 @@
 //! in `connect`, because connecting lasts until the server's HTTP/2 greeting.
 
 use crate::common::{
-    closed_port, healthprobe, http_server, is_root, make_certs, run_with, silent_server, Peer,
-    TempDir,
+    chroot_command, closed_port, empty_root, healthprobe, http_server, is_root, make_certs,
+    run_with, silent_server, Peer, TempDir,
 };
-use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
@@ -75,50 +74,23 @@ fn named_ports_are_looked_up_in_etc_services() {
     healthprobe(&["grpc", "localhost:8o80"]).expect(64, "invalid port \"8o80\"");
 }
 
-/// The static binary alone at /healthprobe in an empty root, plus `files`; None: not root.
-fn root_with(files: &[(&str, String)]) -> Option<TempDir> {
-    if !is_root() {
-        eprintln!("skipped: chroot needs root (run the suite as root, as CI does)");
-        return None;
-    }
-    let bin = std::env::var_os("HEALTHPROBE_STATIC_BIN").map(PathBuf::from).expect(
-        "HEALTHPROBE_STATIC_BIN is not set: run tests/run.sh, which builds the static musl binary",
-    );
-    let root = TempDir::new("grpc-root");
-    crate::common::copy_executable(&bin, root.join("healthprobe"));
-    for (path, text) in files {
-        let path = root.join(path);
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(path, text).unwrap();
-    }
-    Some(root)
-}
-
 fn chroot(root: &TempDir, args: &[&str]) -> crate::common::Run {
-    let chroot = ["/usr/sbin/chroot", "/usr/bin/chroot", "/sbin/chroot"]
-        .into_iter()
-        .find(|p| std::path::Path::new(p).exists())
-        .expect("chroot (coreutils) not found");
-    run_with(
-        Command::new(chroot)
-            .arg(&root.0)
-            .arg("/healthprobe")
-            .args(args)
-            .env_clear(),
-    )
+    run_with(chroot_command(root, "/healthprobe").args(args))
 }
 
 #[test]
 fn named_ports_work_where_the_image_has_etc_services() {
     let peer = serving();
     let services = format!("# test services\nhealthtest\t{}/tcp\tht\n", peer.port);
-    let Some(root) = root_with(&[("etc/services", services)]) else {
+    let Some(root) = empty_root("grpc-root", &[("etc/services", services)]) else {
         return;
     };
     chroot(&root, &["grpc", "localhost:healthtest"]).expect(0, "SERVING");
     chroot(&root, &["grpc", "dns:///localhost:HT"]).expect(0, "SERVING");
     // In an empty root (scratch) there is no /etc/services: say so, before any I/O.
-    let Some(empty) = root_with(&[]) else { return };
+    let Some(empty) = empty_root("grpc-root", &[]) else {
+        return;
+    };
     chroot(&empty, &["grpc", "localhost:healthtest"]).expect(
         64,
         "the named port \"healthtest\" needs /etc/services, which this image does not have",

@@ -5,11 +5,9 @@
 //! Needs root (chroot) and the static build (tests/run.sh sets HEALTHPROBE_STATIC_BIN).
 //! Skipped, with the reason printed, only when not root.
 
-use crate::common::{is_root, run_with, Server, TempDir};
+use crate::common::{chroot_command, empty_root, run_with, Server, TempDir};
 use std::io::Write;
 use std::net::TcpListener;
-use std::path::PathBuf;
-use std::process::Command;
 
 /// Addresses that refuse (nothing listens on 127.0.0.2-21), then the one that answers.
 const DEAD: std::ops::RangeInclusive<u8> = 2..=21;
@@ -18,34 +16,18 @@ const DEAD: std::ops::RangeInclusive<u8> = 2..=21;
 /// in `dead` then `live` (chosen so that address sorting keeps it last: it shares the fewest
 /// leading bits with 127.0.0.1).
 fn root_with_hosts(live: Option<&str>) -> Option<TempDir> {
-    if !is_root() {
-        eprintln!("skipped: chroot needs root (run the suite as root, as CI does)");
-        return None;
-    }
-    let bin = std::env::var_os("HEALTHPROBE_STATIC_BIN").map(PathBuf::from).expect(
-        "HEALTHPROBE_STATIC_BIN is not set: run tests/run.sh, which builds the static musl binary",
-    );
-    let root = TempDir::new("root-hosts");
-    crate::common::copy_executable(&bin, root.join("healthprobe"));
-    std::fs::create_dir(root.join("etc")).expect("mkdir etc");
-    let mut hosts = std::fs::File::create(root.join("etc/hosts")).expect("create hosts");
+    let mut hosts = String::new();
     for last in DEAD {
-        writeln!(hosts, "127.0.0.{last} many.test").expect("write hosts");
+        hosts += &format!("127.0.0.{last} many.test\n");
     }
     if let Some(live) = live {
-        writeln!(hosts, "{live} many.test").expect("write hosts");
+        hosts += &format!("{live} many.test\n");
     }
-    Some(root)
+    empty_root("root-hosts", &[("etc/hosts", hosts)])
 }
 
 fn chroot(root: &TempDir, args: &[&str]) -> crate::common::Run {
-    let chroot = ["/usr/sbin/chroot", "/usr/bin/chroot", "/sbin/chroot"]
-        .into_iter()
-        .find(|p| std::path::Path::new(p).exists())
-        .expect("chroot (coreutils) not found");
-    let mut cmd = Command::new(chroot);
-    cmd.arg(&root.0).arg("/healthprobe").args(args).env_clear();
-    run_with(&mut cmd)
+    run_with(chroot_command(root, "/healthprobe").args(args))
 }
 
 /// A 200 server on 127.255.0.1 (all of 127/8 is loopback on Linux).

@@ -7,7 +7,7 @@
 //! gave it). The Docker test runs `run` as PID 1 of a FROM scratch image under `docker
 //! stop`; the arm64 test runs the aarch64 build under qemu-user-static.
 
-use crate::common::{bin, healthprobe, poll, static_program, TempDir};
+use crate::common::{bin, healthprobe, mask, poll, static_program, status_field, TempDir};
 use crate::dockerd::{context, Docker};
 use std::fs::File;
 use std::io::{BufRead, BufReader};
@@ -184,21 +184,6 @@ impl Drop for Supervised {
             unsafe { libc::kill(self.child as libc::pid_t, libc::SIGKILL) };
         }
     }
-}
-
-/// `/proc/<pid>/status` field `name`, e.g. `SigIgn` or `RssAnon`.
-fn status_field(pid: u32, name: &str) -> Option<String> {
-    let text = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    text.lines().find_map(|l| {
-        l.strip_prefix(name)?
-            .strip_prefix(':')
-            .map(|v| v.trim().to_string())
-    })
-}
-
-fn mask(pid: u32, name: &str) -> u64 {
-    let text = status_field(pid, name).unwrap_or_else(|| panic!("no {name} for {pid}"));
-    u64::from_str_radix(&text, 16).expect("hex mask")
 }
 
 /// A kB figure from /proc (`40 kB` → 40).

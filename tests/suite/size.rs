@@ -3,15 +3,11 @@
 //! deterministic for a given toolchain and lock file, so this guard cannot flake; timings are
 //! measured by bench/run.sh instead, never asserted in tests.
 
-use std::path::PathBuf;
-
 const BUDGET_BYTES: u64 = 2_500_000;
 
 #[test]
 fn static_binary_fits_the_size_budget() {
-    let bin = std::env::var_os("HEALTHPROBE_STATIC_BIN")
-        .map(PathBuf::from)
-        .expect("HEALTHPROBE_STATIC_BIN is not set: run tests/run.sh, which builds the static musl binary");
+    let bin = crate::common::static_bin();
     let size = std::fs::metadata(&bin)
         .expect("stat the static binary")
         .len();

@@ -4,7 +4,9 @@
 //! own CA. Peers: Python's ssl module and grpcio. The chroot cases (the image's own bundle at
 //! the usual paths) are in empty_root.rs.
 
-use crate::common::{bin, healthprobe_env, make_certs, run_with, Certs, Peer, Run, TempDir};
+use crate::common::{
+    compat_command, healthprobe_env, make_certs, run_with, Certs, Peer, Run, TempDir,
+};
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
@@ -18,10 +20,7 @@ fn s(p: &Path) -> &str {
 
 /// healthprobe through a `grpc_health_probe` symlink (compatibility mode), with `env`.
 fn grpc_health_probe(env: &[(&str, &str)], args: &[&str]) -> Run {
-    let dir = TempDir::new("trust-compat");
-    let link = dir.join("grpc_health_probe");
-    std::os::unix::fs::symlink(bin(), &link).unwrap();
-    let mut cmd = Command::new(&link);
+    let (_dir, mut cmd) = compat_command("grpc_health_probe");
     cmd.args(args).envs(env.iter().copied());
     run_with(&mut cmd)
 }

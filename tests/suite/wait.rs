@@ -3,7 +3,8 @@
 //! mask) — against servers that come up late, one that never comes, and real containers.
 
 use crate::common::{
-    bin, closed_port, http_server, is_root, run_with, static_program, Peer, Run, TempDir,
+    bin, closed_port, healthprobe_measured, http_server, is_root, run_with, static_program,
+    status_field, Peer, Run, TempDir,
 };
 use crate::dockerd::{context, Docker};
 use serde_json::Value;
@@ -63,32 +64,18 @@ fn a_server_that_starts_late_is_waited_for_over_http_and_tcp() {
 
 #[test]
 fn a_grpc_server_that_starts_late_is_waited_for() {
-    let peer = Peer::python("grpc_health_server.py", &["--set", "=SERVING"]);
-    let port = closed_port();
-    let upstream = peer.port;
-    // The port opens 1.5 s from now and forwards to the grpcio peer.
-    thread::spawn(move || {
-        thread::sleep(Duration::from_millis(1500));
-        let listener = TcpListener::bind(("127.0.0.1", port)).unwrap();
-        for mut client in listener.incoming().flatten() {
-            let Ok(mut server) = TcpStream::connect(("127.0.0.1", upstream)) else {
-                continue;
-            };
-            let (mut c2, mut s2) = (client.try_clone().unwrap(), server.try_clone().unwrap());
-            thread::spawn(move || {
-                let _ = std::io::copy(&mut c2, &mut s2);
-                let _ = s2.shutdown(std::net::Shutdown::Write);
-            });
-            let _ = std::io::copy(&mut server, &mut client);
-        }
-    });
+    // The port refuses until 1.5 s from now, as a server that is still starting.
+    let peer = Peer::python(
+        "grpc_health_server.py",
+        &["--set", "=SERVING", "--listen-after", "1.5"],
+    );
     let run = wait(&[
         "--within",
         "10s",
         "--every",
         "200ms",
         "grpc",
-        &format!("127.0.0.1:{port}"),
+        &peer.hostport(),
     ]);
     assert_eq!(run.code, 0, "{run:#?}");
     assert!(run.stdout.contains(": SERVING in "), "{run:#?}");
@@ -520,25 +507,27 @@ fn the_command_starts_with_no_signal_blocked_or_ignored() {
         .unwrap();
     let pid = child.id();
     let until = Instant::now() + Duration::from_secs(10);
-    let status = loop {
+    loop {
         let exe = std::fs::read_link(format!("/proc/{pid}/exe")).unwrap_or_default();
         if exe.ends_with("sleep") {
-            break std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+            break;
         }
         assert!(Instant::now() < until, "sleep was never exec'd");
         thread::sleep(Duration::from_millis(10));
-    };
+    }
+    let (blocked, ignored) = (status_field(pid, "SigBlk"), status_field(pid, "SigIgn"));
     let _ = child.kill();
     let _ = child.wait();
-    let field = |name: &str| {
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix(name))
-            .map(|v| v.trim().to_string())
-            .unwrap()
-    };
-    assert_eq!(field("SigBlk:"), "0000000000000000", "{status}");
-    assert_eq!(field("SigIgn:"), "0000000000000000", "{status}");
+    assert_eq!(
+        blocked.as_deref(),
+        Some("0000000000000000"),
+        "SigBlk of {pid}"
+    );
+    assert_eq!(
+        ignored.as_deref(),
+        Some("0000000000000000"),
+        "SigIgn of {pid}"
+    );
 }
 
 #[test]
@@ -691,37 +680,13 @@ fn bad_input_is_misconfigured() {
     assert_eq!(run.code, 0, "{run:#?}");
 }
 
-/// Peak RSS (KiB) of `args` under GNU time, and the run.
-fn measured(args: &[&str]) -> (Run, u64) {
-    let dir = TempDir::new("wait-rss");
-    let rss = dir.join("rss");
-    let run = run_with(
-        Command::new("/usr/bin/time")
-            .arg("-f")
-            .arg("%M")
-            .arg("-o")
-            .arg(&rss)
-            .arg(bin())
-            .args(args),
-    );
-    let kib = std::fs::read_to_string(&rss)
-        .unwrap()
-        .trim()
-        .lines()
-        .last()
-        .unwrap()
-        .parse()
-        .unwrap();
-    (run, kib)
-}
-
 #[test]
 fn memory_threads_and_descriptors_stay_flat_over_thousands_of_attempts() {
     let port = closed_port().to_string();
-    let (short, short_rss) = measured(&[
+    let (short, short_rss) = healthprobe_measured(&[
         "wait", "-q", "--within", "300ms", "--every", "1ms", "tcp", &port,
     ]);
-    let (long, long_rss) = measured(&[
+    let (long, long_rss) = healthprobe_measured(&[
         "wait", "-q", "--within", "3s", "--every", "1ms", "tcp", &port,
     ]);
     let attempts = |run: &Run| -> u64 {
@@ -754,12 +719,8 @@ fn memory_threads_and_descriptors_stay_flat_over_thousands_of_attempts() {
         let fds = std::fs::read_dir(format!("/proc/{pid}/fd"))
             .unwrap()
             .count();
-        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-        let threads: usize = status
-            .lines()
-            .find_map(|l| l.strip_prefix("Threads:"))
-            .unwrap()
-            .trim()
+        let threads: usize = status_field(pid, "Threads")
+            .expect("Threads")
             .parse()
             .unwrap();
         (fds, threads)
@@ -778,37 +739,18 @@ fn memory_threads_and_descriptors_stay_flat_over_thousands_of_attempts() {
 
 #[test]
 fn in_an_empty_root_it_waits_for_a_file_then_runs_a_static_program() {
-    if !is_root() {
-        eprintln!("skipped: chroot needs root (CI runs as root)");
+    let Some(root) = crate::common::empty_root("wait-root", &[]) else {
         return;
-    }
-    let root = TempDir::new("wait-root");
-    let static_bin = std::env::var_os("HEALTHPROBE_STATIC_BIN")
-        .map(PathBuf::from)
-        .expect("HEALTHPROBE_STATIC_BIN");
-    crate::common::copy_executable(static_bin, root.join("healthprobe"));
+    };
     crate::common::copy_executable(static_program("showself"), root.join("app"));
     let ready = root.join("ready");
     thread::spawn(move || {
         thread::sleep(Duration::from_millis(400));
         std::fs::write(ready, "").unwrap();
     });
-    let run = run_with(
-        Command::new("/usr/sbin/chroot")
-            .arg(&root.0)
-            .args([
-                "/healthprobe",
-                "wait",
-                "--every",
-                "50ms",
-                "file",
-                "/ready",
-                "--",
-                "/app",
-                "x",
-            ])
-            .env_clear(),
-    );
+    let run = run_with(crate::common::chroot_command(&root, "/healthprobe").args([
+        "wait", "--every", "50ms", "file", "/ready", "--", "/app", "x",
+    ]));
     assert_eq!(run.code, 0, "{run:#?}");
     let mut lines = run.stdout.lines();
     assert!(
