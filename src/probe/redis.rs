@@ -99,7 +99,7 @@ impl RedisProbe {
         let answers = conn
             .send(&self.request)
             .and_then(|()| self.read_answers(&mut conn));
-        let address = conn.peer().to_string();
+        let address = attempt.trace().peer().unwrap_or_default();
         conn.close();
         let answers = answers.map_err(|f| self.hint_tls(f))?;
         attempt.enter(Phase::Check);

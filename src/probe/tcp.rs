@@ -56,7 +56,7 @@ impl TcpProbe {
     /// Connects to each resolved address in turn until one accepts; then TLS, send, expect.
     pub fn run(&self, attempt: &Attempt) -> Result<Success, Failure> {
         let mut conn = Conn::tcp(&self.addr, attempt)?;
-        let peer = conn.peer().to_string();
+        let peer = attempt.trace().peer().unwrap_or_default();
         if let Some(tls) = &self.tls {
             conn = conn.start_tls(tls, &self.addr.host)?;
         }
