@@ -684,9 +684,7 @@ impl Target {
                 ))
             }
             None => {
-                net::check_host(url, host).map_err(|why| {
-                    BadUrl::Authority(why.trim_start_matches(&format!("\"{url}\": ")).into())
-                })?;
+                net::check_host(host).map_err(BadUrl::Authority)?;
                 host
             }
         };
