@@ -57,11 +57,7 @@ impl RedisProbe {
         let addr = HostPort::parse_with_default(&args.addr, DEFAULT_PORT)
             .map_err(|e| Misconfig(format!("redis address {e}")))?;
         let password = match &args.password_env {
-            Some(var) => Some(std::env::var(var).map_err(|_| {
-                Misconfig(format!(
-                    "--password-env: environment variable {var} is not set (or not UTF-8)"
-                ))
-            })?),
+            Some(var) => Some(super::secret_from_env("--password-env", var)?),
             None => None,
         };
         if args.user.is_some() && password.is_none() {
