@@ -19,52 +19,34 @@ pub fn contains(haystack: &[u8], needle: &[u8]) -> bool {
 pub enum Until {
     /// `needle` arrived (within the limit).
     Found,
-    /// The peer closed after sending this many bytes, without `needle`.
-    Closed(usize),
+    /// The peer closed without sending `needle`.
+    Closed,
     /// [`LIMIT`] bytes arrived without `needle`.
     Full,
     /// A read failed (or ran out of time) before any of the above.
     Failed(io::Error),
 }
 
-/// Reads from `reader` until `needle` appears, the peer closes, or [`LIMIT`] bytes have
-/// arrived; each read is bounded by `before_read` (which sets the time left as the read's
-/// timeout, or fails when none is left). Returns what was seen and the bytes read, also when a
-/// read failed (the bytes say what the peer did send).
-pub fn read_until<R: Read>(
-    reader: &mut R,
-    needle: &[u8],
-    mut before_read: impl FnMut(&mut R) -> io::Result<()>,
-) -> (Until, Vec<u8>) {
+/// Reads from `reader` until `needle` (never empty: the probes refuse an empty text) appears,
+/// the peer closes, or [`LIMIT`] bytes have arrived; the reader bounds each read by the time
+/// left. Returns what was seen and the bytes read, also when a read failed (the bytes say what
+/// the peer did send).
+pub fn read_until(reader: &mut impl Read, needle: &[u8]) -> (Until, Vec<u8>) {
     let mut seen = Vec::new();
     let mut chunk = [0u8; 4096];
     loop {
-        if contains(&seen, needle) && !needle.is_empty() {
+        if contains(&seen, needle) {
             return (Until::Found, seen);
         }
         if seen.len() >= LIMIT {
             return (Until::Full, seen);
         }
-        if let Err(e) = before_read(reader) {
-            return (Until::Failed(e), seen);
-        }
         let room = (LIMIT - seen.len()).min(chunk.len());
-        let n = match reader.read(&mut chunk[..room]) {
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+        match reader.read(&mut chunk[..room]) {
+            Ok(0) => return (Until::Closed, seen),
+            Ok(n) => seen.extend_from_slice(&chunk[..n]),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) => return (Until::Failed(e), seen),
-        };
-        if n == 0 {
-            return if needle.is_empty() {
-                (Until::Found, seen)
-            } else {
-                let len = seen.len();
-                (Until::Closed(len), seen)
-            };
-        }
-        seen.extend_from_slice(&chunk[..n]);
-        if needle.is_empty() {
-            return (Until::Found, seen);
         }
     }
 }
@@ -77,13 +59,13 @@ mod tests {
     fn finds_a_needle_split_across_reads_and_stops_at_the_limit() {
         let mut split =
             io::Cursor::new(b"+PO".iter().chain(b"NG\r\n").copied().collect::<Vec<_>>());
-        let (until, _) = read_until(&mut split, b"+PONG", |_| Ok(()));
+        let (until, _) = read_until(&mut split, b"+PONG");
         assert!(matches!(until, Until::Found));
         let mut short = io::Cursor::new(b"-ERR".to_vec());
-        let (until, _) = read_until(&mut short, b"+PONG", |_| Ok(()));
-        assert!(matches!(until, Until::Closed(4)));
+        let (until, seen) = read_until(&mut short, b"+PONG");
+        assert!(matches!(until, Until::Closed) && seen == b"-ERR");
         let mut endless = io::repeat(b'x');
-        let (until, seen) = read_until(&mut endless, b"y", |_| Ok(()));
+        let (until, seen) = read_until(&mut endless, b"y");
         assert!(matches!(until, Until::Full) && seen.len() == LIMIT);
     }
 }

@@ -63,7 +63,7 @@ impl HostPort {
             (host, port)
         };
         let host = if host.is_empty() { "127.0.0.1" } else { host };
-        check_host(text, host)?;
+        check_host(host).map_err(|e| format!("\"{text}\": {e}"))?;
         Ok(HostPort {
             host: host.to_string(),
             port: parse_port(port).map_err(|e| format!("\"{text}\": {e}"))?,
@@ -87,22 +87,23 @@ impl HostPort {
     }
 }
 
-/// Refuses hosts that cannot be a name or an address (spaces, `/`, `@`, non-ASCII).
-pub fn check_host(text: &str, host: &str) -> Result<(), String> {
+/// Refuses hosts that cannot be a name or an address (spaces, `/`, `@`, non-ASCII); the
+/// reason names the host, and the caller says where it was written.
+pub fn check_host(host: &str) -> Result<(), String> {
     if host
         .chars()
         .any(|c| c.is_whitespace() || c.is_control() || c == '/' || c == '@')
     {
-        return Err(format!("\"{text}\": invalid host \"{host}\""));
+        return Err(format!("invalid host \"{host}\""));
     }
     if !host.is_ascii() {
         return Err(format!(
-            "\"{text}\": non-ASCII host \"{host}\" (write its punycode form, xn--...)"
+            "non-ASCII host \"{host}\" (write its punycode form, xn--...)"
         ));
     }
     if reads_as_number(host) {
         return Err(format!(
-            "\"{text}\": \"{host}\" is neither a host name nor an IPv4 address a.b.c.d \
+            "\"{host}\" is neither a host name nor an IPv4 address a.b.c.d \
              (the resolver would read it as a number, e.g. 8080 as 0.0.31.144)"
         ));
     }

@@ -706,8 +706,8 @@ pub fn connect_with(
 /// The failure for an error of [`connect`] or of a [`TlsStream`] read or write, in the
 /// attempt's current phase: TLS problems in [`reason`]'s words, the deadline as a timeout.
 pub fn failure(e: &io::Error, attempt: &Attempt) -> Failure {
-    if let Some(tls) = e.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) {
-        return Failure::new(Phase::Tls, reason(tls));
+    if let Some(failure) = rustls_failure(e) {
+        return failure;
     }
     let phase = attempt.trace().phase();
     match e.kind() {
@@ -719,6 +719,13 @@ pub fn failure(e: &io::Error, attempt: &Attempt) -> Failure {
         ),
         _ => Failure::new(phase, io_reason(e)),
     }
+}
+
+/// The TLS failure rustls put inside `e` (an alert, a certificate refused), in [`reason`]'s
+/// words; None for any other error.
+pub fn rustls_failure(e: &io::Error) -> Option<Failure> {
+    let tls = e.get_ref()?.downcast_ref::<rustls::Error>()?;
+    Some(Failure::new(Phase::Tls, reason(tls)))
 }
 
 impl TlsStream {

@@ -40,7 +40,6 @@ enum Sock {
 pub struct Conn {
     sock: Sock,
     attempt: Attempt,
-    peer: String,
 }
 
 impl Conn {
@@ -50,11 +49,9 @@ impl Conn {
         let sock = net::connect_any(&addrs, attempt)?;
         // Each exchange is one small message: send it without Nagle's delay.
         let _ = sock.set_nodelay(true);
-        let peer = sock.peer_addr().map(|a| a.to_string()).unwrap_or_default();
         Ok(Conn {
             sock: Sock::Tcp(sock),
             attempt: attempt.clone(),
-            peer,
         })
     }
 
@@ -62,12 +59,10 @@ impl Conn {
     pub fn unix(path: &Path, attempt: &Attempt) -> Result<Conn, Failure> {
         attempt.enter(Phase::Connect);
         let sock = UnixStream::connect(path).map_err(|e| net::unix_failure(&e, path))?;
-        let peer = path.display().to_string();
-        attempt.set_peer(peer.clone());
+        attempt.set_peer(path.display().to_string());
         Ok(Conn {
             sock: Sock::Unix(sock),
             attempt: attempt.clone(),
-            peer,
         })
     }
 
@@ -100,7 +95,6 @@ impl Conn {
         Ok(Conn {
             sock: Sock::Tls(Box::new(stream)),
             attempt: self.attempt,
-            peer: self.peer,
         })
     }
 
@@ -117,11 +111,6 @@ impl Conn {
     /// Whether the connection runs over TLS.
     pub fn is_tls(&self) -> bool {
         matches!(self.sock, Sock::Tls(_))
-    }
-
-    /// The address (or socket path) connected to.
-    pub fn peer(&self) -> &str {
-        &self.peer
     }
 
     /// The time left, as a socket timeout; TimedOut once none is left.

@@ -136,9 +136,9 @@ impl FileProbe {
             .open(&self.path)
             .map_err(|e| Failure::new(Phase::Read, io_reason(&e)))?;
         let mut reader = Polling { file, attempt };
-        match expect::read_until(&mut reader, want, |_| Ok(())).0 {
+        match expect::read_until(&mut reader, want).0 {
             Until::Found => Ok(true),
-            Until::Closed(_) | Until::Full => Ok(false),
+            Until::Closed | Until::Full => Ok(false),
             Until::Failed(e) if e.kind() == io::ErrorKind::TimedOut => Err(attempt.expired()),
             Until::Failed(e) => Err(Failure::new(Phase::Read, io_reason(&e))),
         }

@@ -75,8 +75,9 @@ impl GrpcProbe {
         check_authority(&authority)?;
         let user_agent = args
             .user_agent
-            .unwrap_or_else(|| concat!("healthprobe/", env!("CARGO_PKG_VERSION")).to_string());
-        let user_agent = HeaderValue::from_str(&user_agent)
+            .as_deref()
+            .unwrap_or(super::DEFAULT_USER_AGENT);
+        let user_agent = HeaderValue::from_str(user_agent)
             .map_err(|_| Misconfig("--user-agent: invalid value (control characters?)".into()))?;
         let services = if args.service.is_empty() {
             vec![String::new()]

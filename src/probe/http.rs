@@ -10,7 +10,7 @@
 //! configuration ([`crate::tls`]), built only when a request goes to an https:// URL. The
 //! phases (connect, tls, request — waiting for the answer's head included — read, check) are
 //! recorded as they happen, so a timeout names where it happened. The body is read only when
-//! an expectation needs it, and never past [`BODY_LIMIT`].
+//! an expectation needs it, and never past [`expect::LIMIT`].
 //!
 //! The URL's authority is validated here rather than by the http crate, whose parser maps an
 //! empty or out-of-range port to the scheme's default (so `:80800` would probe port 80), and
@@ -45,9 +45,6 @@ use crate::net::{self, HostPort};
 use crate::tls::{self, Tls};
 use crate::trace::Attempt;
 use crate::verdict::{Fact, Failure, Misconfig, Phase, Success};
-
-/// How much of a body `--expect-body` and `--expect-json` look at; the rest is never read.
-pub const BODY_LIMIT: u64 = expect::LIMIT as u64;
 
 /// How many redirects `--follow-redirects` follows before calling it a loop.
 const MAX_REDIRECTS: u32 = 10;
@@ -312,7 +309,7 @@ impl HttpProbe {
     fn check_body(&self, body: &[u8]) -> Result<(), Failure> {
         if let Some(want) = &self.expect_body {
             if !expect::contains(body, want.as_bytes()) {
-                let within = if body.len() as u64 >= BODY_LIMIT {
+                let within = if body.len() >= expect::LIMIT {
                     " (within the first 64 KiB)"
                 } else {
                     ""
@@ -326,7 +323,7 @@ impl HttpProbe {
             return Ok(());
         }
         let doc = json::parse(body).map_err(|e| {
-            let hint = if body.len() as u64 >= BODY_LIMIT {
+            let hint = if body.len() >= expect::LIMIT {
                 " (the body is larger than 64 KiB)"
             } else {
                 ""
@@ -501,10 +498,7 @@ fn user_agent(flag: Option<&str>, ua_header: bool) -> Result<HeaderValue, Miscon
         Some(ua) => HeaderValue::from_str(ua).map_err(|_| {
             Misconfig("--user-agent: the value holds a control character such as a newline".into())
         }),
-        None => Ok(HeaderValue::from_static(concat!(
-            "healthprobe/",
-            env!("CARGO_PKG_VERSION")
-        ))),
+        None => Ok(HeaderValue::from_static(super::DEFAULT_USER_AGENT)),
     }
 }
 
@@ -520,11 +514,7 @@ fn host_value(host: &str) -> Result<HeaderValue, Misconfig> {
 
 /// `Authorization: Basic ...` from the `USER:PASS` held in environment variable `var`.
 fn basic_auth_from_env(var: &str) -> Result<HeaderValue, Misconfig> {
-    let creds = std::env::var(var).map_err(|_| {
-        Misconfig(format!(
-            "--basic-auth-env: environment variable {var} is not set (or not UTF-8)"
-        ))
-    })?;
+    let creds = super::secret_from_env("--basic-auth-env", var)?;
     if !creds.contains(':') {
         return Err(Misconfig(format!(
             "--basic-auth-env: {var} must hold USER:PASS"
@@ -684,9 +674,7 @@ impl Target {
                 ))
             }
             None => {
-                net::check_host(url, host).map_err(|why| {
-                    BadUrl::Authority(why.trim_start_matches(&format!("\"{url}\": ")).into())
-                })?;
+                net::check_host(host).map_err(BadUrl::Authority)?;
                 host
             }
         };

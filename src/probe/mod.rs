@@ -24,6 +24,19 @@ use crate::cli::ProbeArgs;
 use crate::trace::Attempt;
 use crate::verdict::{Failure, Misconfig, Success};
 
+/// The User-Agent http and grpc send unless `--user-agent` says otherwise.
+const DEFAULT_USER_AGENT: &str = concat!("healthprobe/", env!("CARGO_PKG_VERSION"));
+
+/// The value of environment variable `var`, named by `flag` (`--password-env`) — a secret
+/// read from the environment so it never shows on the command line.
+fn secret_from_env(flag: &str, var: &str) -> Result<String, Misconfig> {
+    std::env::var(var).map_err(|_| {
+        Misconfig(format!(
+            "{flag}: environment variable {var} is not set (or not UTF-8)"
+        ))
+    })
+}
+
 /// A validated probe, ready to run.
 #[derive(Debug)]
 pub enum Probe {

@@ -65,7 +65,7 @@ impl MysqlProbe {
     pub fn run(&self, attempt: &Attempt) -> Result<Success, Failure> {
         let mut conn = Conn::tcp(&self.addr, attempt)?;
         let verdict = conn.read_until(mysql_wire::MAX_INITIAL, judge);
-        let address = conn.peer().to_string();
+        let address = attempt.trace().peer().unwrap_or_default();
         conn.close();
         attempt.enter(Phase::Check);
         let facts = vec![("address", Fact::Str(address))];

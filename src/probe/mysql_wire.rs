@@ -33,9 +33,6 @@ pub struct Greeting<'a> {
     pub connection_id: u32,
     /// The capability flags (the upper 16 bits are 0 when a short greeting omits them).
     pub capabilities: u32,
-    /// The default authentication plugin (`mysql_native_password`,
-    /// `caching_sha2_password`, ...), empty when not sent.
-    pub auth_plugin: &'a [u8],
 }
 
 impl<'a> Greeting<'a> {
@@ -60,8 +57,6 @@ impl<'a> Greeting<'a> {
 pub struct ErrPacket<'a> {
     /// The error code (1040, 1129, 1130, ...).
     pub code: u16,
-    /// The SQL state after `#`, when sent.
-    pub sql_state: Option<&'a [u8]>,
     /// The message, as sent (not yet cleaned for output).
     pub message: &'a [u8],
 }
@@ -117,15 +112,12 @@ fn err_packet(payload: &[u8]) -> Initial<'_> {
     };
     let code = u16::from_le_bytes([code[0], code[1]]);
     let rest = &payload[3..];
-    let (sql_state, message) = match rest.split_first() {
-        Some((b'#', after)) if after.len() >= 5 => (Some(&after[..5]), &after[5..]),
-        _ => (None, rest),
+    // A `#` and the five-character SQL state, when sent, are not part of the message.
+    let message = match rest.split_first() {
+        Some((b'#', after)) if after.len() >= 5 => &after[5..],
+        _ => rest,
     };
-    Initial::Error(ErrPacket {
-        code,
-        sql_state,
-        message,
-    })
+    Initial::Error(ErrPacket { code, message })
 }
 
 /// A HandshakeV10 after its protocol byte: version NUL, connection id (4), auth data (8),
@@ -150,24 +142,14 @@ fn greeting(body: &[u8]) -> Initial<'_> {
         return MALFORMED;
     }
     let mut capabilities = u32::from(u16::from_le_bytes([fixed[13], fixed[14]]));
-    let mut auth_plugin: &[u8] = &[];
     // charset(1) status(2) caps-high(2) auth-len(1) reserved(10)
     if let Some(more) = rest.get(15..31) {
         capabilities |= u32::from(u16::from_le_bytes([more[3], more[4]])) << 16;
-        // CLIENT_PLUGIN_AUTH: the plugin's name ends the greeting, after part 2 of the data.
-        if capabilities & 0x0008_0000 != 0 {
-            let part2 = usize::from(more[5]).saturating_sub(8).max(13);
-            if let Some(tail) = rest.get(31 + part2..) {
-                let end = tail.iter().position(|&b| b == 0).unwrap_or(tail.len());
-                auth_plugin = &tail[..end];
-            }
-        }
     }
     Initial::Greeting(Greeting {
         version,
         connection_id,
         capabilities,
-        auth_plugin,
     })
 }
 
@@ -197,7 +179,6 @@ mod tests {
         assert_eq!(g.version, b"5.5.5-10.11.19-MariaDB-0+deb12u1");
         assert_eq!(g.version_name(), b"10.11.19-MariaDB-0+deb12u1");
         assert_eq!(g.connection_id, 15);
-        assert_eq!(g.auth_plugin, b"mysql_native_password");
         assert!(!g.supports_tls());
         let Initial::Greeting(g) = parse_initial(GREETING_TLS) else {
             panic!("{:?}", parse_initial(GREETING_TLS));
@@ -223,11 +204,7 @@ mod tests {
         ] {
             assert_eq!(
                 parse_initial(packet),
-                Initial::Error(ErrPacket {
-                    code,
-                    sql_state: None,
-                    message
-                })
+                Initial::Error(ErrPacket { code, message })
             );
         }
     }
@@ -274,7 +251,6 @@ mod tests {
             version,
             connection_id: 1,
             capabilities: 0,
-            auth_plugin: b"",
         };
         assert_eq!(greeting(b"8.0.36").version_name(), b"8.0.36");
         assert_eq!(greeting(b"5.5.5-custom").version_name(), b"5.5.5-custom");
@@ -350,13 +326,13 @@ mod tests {
         #[test]
         fn fuzz_mysql_greeting_round_trip(version in "[ -~]{1,60}", id in any::<u32>(),
                                           caps in any::<u32>(), plugin in "[a-z_]{0,30}") {
-            let caps = caps | 0x0008_0000; // CLIENT_PLUGIN_AUTH, so the plugin name is sent
+            // CLIENT_PLUGIN_AUTH: the plugin's name is sent (and must not disturb the rest).
+            let caps = caps | 0x0008_0000;
             let wire = encode_greeting(version.as_bytes(), id, caps, plugin.as_bytes());
             prop_assert_eq!(parse_initial(&wire), Initial::Greeting(Greeting {
                 version: version.as_bytes(),
                 connection_id: id,
                 capabilities: caps,
-                auth_plugin: plugin.as_bytes(),
             }));
         }
 
@@ -367,7 +343,6 @@ mod tests {
             prop_assume!(wire.len() <= MAX_INITIAL);
             prop_assert_eq!(parse_initial(&wire), Initial::Error(ErrPacket {
                 code,
-                sql_state: state.as_deref().map(str::as_bytes),
                 message: message.as_bytes(),
             }));
         }

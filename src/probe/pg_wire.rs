@@ -158,9 +158,6 @@ impl<'a> AuthKind<'a> {
 /// The fields of an ErrorResponse the probe reports, as sent (not yet cleaned for output).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct ErrorFields<'a> {
-    /// `V`, the severity never translated (FATAL, ERROR, PANIC); `S` when `V` is missing
-    /// (servers before 9.6).
-    pub severity: &'a [u8],
     /// `C`, the SQLSTATE (five characters from a modern server; empty when missing).
     pub sqlstate: &'a [u8],
     /// `M`, the primary message.
@@ -324,7 +321,6 @@ fn auth_request(body: &[u8]) -> Answer<'_> {
 /// None when that shape is broken.
 fn error_fields(body: &[u8]) -> Option<ErrorFields<'_>> {
     let mut fields = ErrorFields::default();
-    let mut short_severity: &[u8] = &[];
     let mut rest = body;
     loop {
         let (&code, after) = rest.split_first()?;
@@ -338,17 +334,12 @@ fn error_fields(body: &[u8]) -> Option<ErrorFields<'_>> {
         let end = after.iter().position(|&b| b == 0)?;
         let value = &after[..end];
         match code {
-            b'V' => fields.severity = value,
-            b'S' => short_severity = value,
             b'C' => fields.sqlstate = value,
             b'M' => fields.message = value,
             b'D' => fields.detail = value,
             _ => {}
         }
         rest = &after[end + 1..];
-    }
-    if fields.severity.is_empty() {
-        fields.severity = short_severity;
     }
     Some(fields)
 }
@@ -428,7 +419,6 @@ mod tests {
         let Answer::Error(e) = first_answer(STANDBY) else {
             panic!("{:?}", first_answer(STANDBY));
         };
-        assert_eq!(e.severity, b"FATAL");
         assert_eq!(e.sqlstate, b"57P03");
         assert_eq!(
             e.message,
@@ -454,11 +444,6 @@ mod tests {
         // Without a SQLSTATE libpq calls it no response.
         let no_state = message(b'E', b"SFATAL\0\0");
         assert_eq!(first_answer(&no_state).ping(), Some(Ping::NoResponse));
-        // `S` stands in for a missing `V`.
-        let Answer::Error(e) = first_answer(&no_state) else {
-            panic!("{:?}", first_answer(&no_state))
-        };
-        assert_eq!(e.severity, b"FATAL");
     }
 
     #[test]
@@ -643,9 +628,7 @@ mod tests {
             fields.extend(other.iter().map(|(c, v)| (c.as_bytes()[0], v.as_bytes())));
             let msg = error_response(&fields);
             prop_assume!(msg.len() <= MAX_ANSWER);
-            let want_severity: &[u8] = if severity.is_empty() { b"LOCALIZED" } else { severity.as_bytes() };
             prop_assert_eq!(first_answer(&msg), Answer::Error(ErrorFields {
-                severity: want_severity,
                 sqlstate: state.as_bytes(),
                 message: message.as_bytes(),
                 detail: detail.as_bytes(),

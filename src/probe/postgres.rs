@@ -133,7 +133,7 @@ impl PostgresProbe {
                 .send(&self.startup)
                 .and_then(|()| conn.read_until(pg_wire::MAX_ANSWER, judge)),
         };
-        let address = conn.peer().to_string();
+        let address = attempt.trace().peer().unwrap_or_default();
         conn.close();
         let verdict = verdict?;
         attempt.enter(Phase::Check);

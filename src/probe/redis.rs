@@ -57,11 +57,7 @@ impl RedisProbe {
         let addr = HostPort::parse_with_default(&args.addr, DEFAULT_PORT)
             .map_err(|e| Misconfig(format!("redis address {e}")))?;
         let password = match &args.password_env {
-            Some(var) => Some(std::env::var(var).map_err(|_| {
-                Misconfig(format!(
-                    "--password-env: environment variable {var} is not set (or not UTF-8)"
-                ))
-            })?),
+            Some(var) => Some(super::secret_from_env("--password-env", var)?),
             None => None,
         };
         if args.user.is_some() && password.is_none() {
@@ -99,7 +95,7 @@ impl RedisProbe {
         let answers = conn
             .send(&self.request)
             .and_then(|()| self.read_answers(&mut conn));
-        let address = conn.peer().to_string();
+        let address = attempt.trace().peer().unwrap_or_default();
         conn.close();
         let answers = answers.map_err(|f| self.hint_tls(f))?;
         attempt.enter(Phase::Check);

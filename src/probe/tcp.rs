@@ -56,7 +56,7 @@ impl TcpProbe {
     /// Connects to each resolved address in turn until one accepts; then TLS, send, expect.
     pub fn run(&self, attempt: &Attempt) -> Result<Success, Failure> {
         let mut conn = Conn::tcp(&self.addr, attempt)?;
-        let peer = conn.peer().to_string();
+        let peer = attempt.trace().peer().unwrap_or_default();
         if let Some(tls) = &self.tls {
             conn = conn.start_tls(tls, &self.addr.host)?;
         }
@@ -87,7 +87,7 @@ impl TcpProbe {
             return Ok(None);
         };
         attempt.enter(Phase::Read);
-        let (until, seen) = expect::read_until(conn, &want.0, |_| Ok(()));
+        let (until, seen) = expect::read_until(conn, &want.0);
         let shown = || crate::text::cap(&Escaped(seen.clone()).to_string(), 120);
         if !matches!(until, Until::Failed(_)) {
             attempt.enter(Phase::Check);
@@ -106,11 +106,12 @@ impl TcpProbe {
                 );
                 Err(Failure { reason, ..failure })
             }
-            Until::Closed(0) => Err(Failure::check(format!(
+            Until::Closed if seen.is_empty() => Err(Failure::check(format!(
                 "the peer closed without sending anything (expected \"{want}\")"
             ))),
-            Until::Closed(n) => Err(Failure::check(format!(
-                "the peer closed after {n} bytes without \"{want}\" (got \"{}\")",
+            Until::Closed => Err(Failure::check(format!(
+                "the peer closed after {} bytes without \"{want}\" (got \"{}\")",
+                seen.len(),
                 shown()
             ))),
             Until::Full => Err(Failure::check(format!(

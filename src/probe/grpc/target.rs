@@ -191,16 +191,17 @@ fn addresses(scheme: &str, rest: &str) -> Result<Vec<SocketAddr>, String> {
 }
 
 /// `host:port` as [`HostPort::parse`] takes it, with two additions for gRPC targets: the
-/// port may be a service name, and `default_port` (if any) applies when none is written.
+/// port may be a service name, and `default_port` (if any) applies when none is written
+/// ([`HostPort::parse_with_default`]).
 fn host_port(text: &str, default_port: Option<u16>, services: &Path) -> Result<HostPort, String> {
-    let first_error = match HostPort::parse(text) {
+    let parsed = match default_port {
+        Some(port) => HostPort::parse_with_default(text, port),
+        None => HostPort::parse(text),
+    };
+    let first_error = match parsed {
         Ok(hp) => return Ok(hp),
         Err(e) => e,
     };
-    let bracketed = text.starts_with('[') && text.ends_with(']');
-    if let Some(port) = default_port.filter(|_| bracketed || !text.contains(':')) {
-        return HostPort::parse(&format!("{text}:{port}"));
-    }
     match text.rsplit_once(':') {
         Some((host, name)) if is_service_name(name) => {
             let port = service_port(name, services)?;
@@ -330,6 +331,7 @@ mod tests {
         with_services("bad", |s| {
             for (addr, want) in [
                 ("dns://8.8.8.8/api:443", "DNS server"),
+                ("dns:///", "expected HOST:PORT"),
                 ("passthrough:///api", "HOST:PORT"),
                 ("passthrough:api:1", "passthrough:///HOST:PORT"),
                 ("ipv4:[::1]:1", "not an ipv4 address"),

@@ -116,7 +116,7 @@ impl Dialer {
                 let stream = tokio_rustls::TlsConnector::from(config.clone())
                     .connect(name.clone(), plain)
                     .await
-                    .map_err(|e| tls_failure(&e))?;
+                    .map_err(|e| failure(&e, Phase::Tls))?;
                 Box::new(stream)
             }
         };
@@ -168,15 +168,11 @@ impl Dialer {
     }
 }
 
-/// A failed TLS handshake, in the words of [`tls::reason`] when rustls says why.
-fn tls_failure(e: &io::Error) -> Failure {
-    match e
-        .get_ref()
-        .and_then(|inner| inner.downcast_ref::<rustls::Error>())
-    {
-        Some(tls) => Failure::new(Phase::Tls, tls::reason(tls)),
-        None => Failure::new(Phase::Tls, io_reason(e)),
-    }
+/// An I/O error in `phase`, or the TLS failure inside it ([`tls::rustls_failure`]): a failed
+/// handshake, or a read that failed before the greeting on a TLS alert (e.g. an mTLS server
+/// refusing us after a TLS 1.3 handshake).
+fn failure(e: &io::Error, phase: Phase) -> Failure {
+    tls::rustls_failure(e).unwrap_or_else(|| Failure::new(phase, io_reason(e)))
 }
 
 /// The connection as h2 sees it, reporting the server's first frame header (or what came
@@ -222,18 +218,6 @@ fn is_settings(head: &[u8; FRAME_HEADER]) -> bool {
     head[3] == 0x4 && head[4] & 0x1 == 0 && stream == 0 && length % 6 == 0
 }
 
-/// A read that failed before the greeting: a TLS alert (e.g. an mTLS server refusing us
-/// after a TLS 1.3 handshake) or a connection-level error.
-fn read_failure(e: &io::Error) -> Failure {
-    match e
-        .get_ref()
-        .and_then(|inner| inner.downcast_ref::<rustls::Error>())
-    {
-        Some(tls) => Failure::new(Phase::Tls, tls::reason(tls)),
-        None => Failure::new(Phase::Connect, io_reason(e)),
-    }
-}
-
 impl AsyncRead for Watch {
     fn poll_read(
         mut self: Pin<&mut Self>,
@@ -246,7 +230,7 @@ impl AsyncRead for Watch {
         if !this.settled {
             match &polled {
                 Poll::Ready(Ok(())) => this.saw(&buf.filled()[before..]),
-                Poll::Ready(Err(e)) => this.settle(Greeting::Failed(read_failure(e))),
+                Poll::Ready(Err(e)) => this.settle(Greeting::Failed(failure(e, Phase::Connect))),
                 Poll::Pending => {}
             }
         }
