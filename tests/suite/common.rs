@@ -619,6 +619,29 @@ pub fn healthprobe_env(env: &[(&str, &str)], args: &[&str]) -> Run {
     run_with(&mut cmd)
 }
 
+/// Runs healthprobe with `args` as an unprivileged user allowed one process, so that no
+/// thread can be created; None (with the reason printed) when not root. Returns the run and
+/// how long it took.
+pub fn healthprobe_without_threads(args: &[&str]) -> Option<(Run, Duration)> {
+    if !is_root() {
+        eprintln!("skipped: switching to an unprivileged user needs root (CI runs as root)");
+        return None;
+    }
+    let dir = TempDir::new("nproc");
+    let copy = dir.join("healthprobe");
+    copy_executable(bin(), &copy);
+    let _ = Command::new("chmod").args(["755"]).arg(&dir.0).status();
+    let started = Instant::now();
+    let run = run_with(
+        Command::new("setpriv")
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+            .args(["prlimit", "--nproc=1:1", "--"])
+            .arg(&copy)
+            .args(args),
+    );
+    Some((run, started.elapsed()))
+}
+
 /// Runs healthprobe with `args` and returns the run and its peak RSS in KiB, measured by
 /// GNU time (`/usr/bin/time`, Debian package `time`), whose own fork is tiny.
 pub fn healthprobe_measured(args: &[&str]) -> (Run, i64) {

@@ -228,30 +228,18 @@ run {bin} --timeout 1s --log-to mnt/log --log-healthy file /
 
 #[test]
 fn without_a_watchdog_thread_nothing_runs_unbounded() {
-    if !is_root() {
-        eprintln!("skipped: switching to an unprivileged user needs root (CI runs as root)");
-        return;
-    }
     // As an unprivileged user allowed one process, no thread can be created. A silent resolver
     // would otherwise hold the run for ~10 s with SIGTERM blocked.
-    let dir = TempDir::new("nproc");
-    let copy = dir.join("healthprobe");
-    crate::common::copy_executable(bin(), &copy);
-    let _ = Command::new("chmod").args(["755"]).arg(&dir.0).status();
-    let started = Instant::now();
-    let run = run_with(
-        Command::new("setpriv")
-            .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
-            .args(["prlimit", "--nproc=1:1", "--"])
-            .arg(&copy)
-            .args(["--timeout", "1s", "http", "http://unresolvable.invalid./"]),
-    );
+    let Some((run, took)) = crate::common::healthprobe_without_threads(&[
+        "--timeout",
+        "1s",
+        "http",
+        "http://unresolvable.invalid./",
+    ]) else {
+        return;
+    };
     run.expect(1, "not run: cannot start the deadline watchdog");
-    assert!(
-        started.elapsed() < Duration::from_millis(1100),
-        "{:?}",
-        started.elapsed()
-    );
+    assert!(took < Duration::from_millis(1100), "{took:?}");
 }
 
 /// Runs the static binary alone in the empty `root` (no /dev/null either), with fds

@@ -3,8 +3,8 @@
 //! mask) — against servers that come up late, one that never comes, and real containers.
 
 use crate::common::{
-    bin, closed_port, healthprobe_measured, http_server, is_root, run_with, static_program,
-    status_field, Peer, Run, TempDir,
+    bin, closed_port, healthprobe_measured, http_server, run_with, static_program, status_field,
+    Peer, Run, TempDir,
 };
 use crate::dockerd::{context, Docker};
 use serde_json::Value;
@@ -362,39 +362,23 @@ fn before_the_command_is_execd_the_healthy_report_is_whole_verbose_lines_and_log
 
 #[test]
 fn without_a_watchdog_thread_no_attempt_is_made() {
-    if !is_root() {
-        eprintln!("skipped: switching to an unprivileged user needs root (CI runs as root)");
+    // As in check mode (contract.rs): without the watchdog thread --within cannot be kept.
+    // That is a failure to run (1), not a usage error (64), and the command is never started.
+    let Some((run, took)) = crate::common::healthprobe_without_threads(&[
+        "wait",
+        "--within",
+        "1s",
+        "http",
+        "http://unresolvable.invalid./",
+        "--",
+        "/bin/echo",
+        "started",
+    ]) else {
         return;
-    }
-    // As in check mode (contract.rs): an unprivileged user allowed one process cannot create
-    // the watchdog thread, and without it --within cannot be kept. That is a failure to run
-    // (1), not a usage error (64), and the command is never started.
-    let dir = TempDir::new("wait-nproc");
-    let copy = dir.join("healthprobe");
-    crate::common::copy_executable(bin(), &copy);
-    let _ = Command::new("chmod").args(["755"]).arg(&dir.0).status();
-    let started = Instant::now();
-    let run = run_with(
-        Command::new("setpriv")
-            .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
-            .args(["prlimit", "--nproc=1:1", "--"])
-            .arg(&copy)
-            .args([
-                "wait",
-                "--within",
-                "1s",
-                "http",
-                "http://unresolvable.invalid./",
-            ])
-            .args(["--", "/bin/echo", "started"]),
-    );
+    };
     run.expect(1, "not run: cannot start the deadline watchdog");
     assert!(!run.stdout.contains("started"), "{run:#?}");
-    assert!(
-        started.elapsed() < Duration::from_millis(1100),
-        "{:?}",
-        started.elapsed()
-    );
+    assert!(took < Duration::from_millis(1100), "{took:?}");
 }
 
 #[test]
